@@ -1,0 +1,21 @@
+"""specinterp: make audio-spectrogram CNNs explain themselves.
+
+The package root stays light (no torch) so that the CLI starts fast; the API loads on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from specinterp.hookspecs import hookimpl
+
+__all__ = ["hookimpl", "explain", "predict", "load_model"]
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name in {"explain", "predict", "load_model"}:
+        from specinterp import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'specinterp' has no attribute {name!r}")

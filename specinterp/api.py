@@ -1,0 +1,98 @@
+"""The Python API, mirroring the CLI: ``predict`` and ``explain`` a song (path or waveform)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from specinterp import audio, frontend, inference
+from specinterp import windows as win
+from specinterp.interfaces import Explanation, Prediction, SpecinterpError
+from specinterp.plugins import registry
+from specinterp.weights import LoadedModel, resolve
+
+EXPLAIN_BATCH = 32
+
+
+def load_model(name: str = "camcnn", weights: str | Path | None = None, variant: str | None = None) -> LoadedModel:
+    """A model plugin with its shipped (or given) safetensors weights, ready in eval mode."""
+    return resolve(name, weights, variant)
+
+
+def _as_model(model: str | LoadedModel, weights: str | Path | None) -> LoadedModel:
+    return model if isinstance(model, LoadedModel) else load_model(model, weights)
+
+
+def _waveform(source: str | Path | np.ndarray) -> tuple[np.ndarray, str]:
+    if isinstance(source, (str, Path)):
+        return audio.load(source), str(source)
+    data = np.asarray(source, dtype=np.float32)
+    if data.ndim != 1 or data.size == 0:
+        raise SpecinterpError("waveform must be a non-empty 1-D array of samples at 22050 Hz")
+    return data, "waveform"
+
+
+def resolve_target(target: int | str | None, prediction: Prediction) -> int:
+    """A genre name or index (``None``: the predicted genre) as a class index."""
+    if target is None:
+        return prediction.index
+    if isinstance(target, str) and not target.lstrip("-").isdigit():
+        if target not in prediction.classes:
+            raise SpecinterpError(f"unknown target '{target}' (classes: {', '.join(prediction.classes)})")
+        return prediction.classes.index(target)
+    index = int(target)
+    if not 0 <= index < len(prediction.classes):
+        raise SpecinterpError(f"target index {index} out of range 0..{len(prediction.classes) - 1}")
+    return index
+
+
+def predict(source: str | Path | np.ndarray, model: str | LoadedModel = "camcnn",
+            weights: str | Path | None = None, hop: int = win.WINDOW_FRAMES // 2) -> Prediction:
+    """Genre probabilities of a whole song (mean of window log-probabilities) and its timeline."""
+    loaded = _as_model(model, weights)
+    waveform, _ = _waveform(source)
+    prediction, _ = inference.predict(loaded.module, frontend.log_mel(waveform), loaded.classes, hop)
+    return prediction
+
+
+def explain(source: str | Path | np.ndarray, model: str | LoadedModel = "camcnn", explainer: str = "cam",
+            target: int | str | None = None, weights: str | Path | None = None,
+            hop: int = win.WINDOW_FRAMES // 2, options: dict[str, Any] | None = None) -> Explanation:
+    """Predict a song and explain the prediction (or ``target``) with one explainer.
+
+    Maps are computed per window, stitched into one song-length map (overlaps averaged) and scaled to
+    [0, 1] by the song's own minimum and maximum.
+    """
+    loaded = _as_model(model, weights)
+    method = registry().get("explainers", explainer)
+    method.check(loaded.module, loaded.name)
+    waveform, label = _waveform(source)
+    spectrogram = frontend.log_mel(waveform)
+    prediction, windows = inference.predict(loaded.module, spectrogram, loaded.classes, hop)
+    index = resolve_target(target, prediction)
+    per_window: dict[str, list[np.ndarray]] = {}
+    data = torch.from_numpy(windows.data)
+    for start in range(0, len(data), EXPLAIN_BATCH):
+        chunk = data[start : start + EXPLAIN_BATCH]
+        maps = method.explain(loaded.module, chunk, torch.full((len(chunk),), index), **(options or {}))
+        for name, value in maps.items():
+            per_window.setdefault(name, []).append(value.detach().cpu().numpy())
+    maps = {name: win.normalize(win.stitch(np.concatenate(parts), windows.starts, windows.total))
+            for name, parts in per_window.items()}
+    return Explanation(
+        source=label, model=loaded.name, explainer=explainer, target=index, prediction=prediction,
+        spectrogram=spectrogram, maps=maps, waveform=waveform, sample_rate=frontend.DEFAULT.sample_rate,
+        hop_length=frontend.DEFAULT.hop_length,
+    )
+
+
+def render(explanation: Explanation, out_dir: str | Path, renderers: tuple[str, ...] = ("png", "wav")) -> list[Path]:
+    """Write the explanation with each named renderer; return the paths written."""
+    chosen = [registry().get("renderers", name) for name in renderers]
+    paths: list[Path] = []
+    for renderer in chosen:
+        paths += renderer.render(explanation, Path(out_dir))
+    return paths

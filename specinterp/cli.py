@@ -1,0 +1,198 @@
+"""The ``specinterp`` command. Heavy imports (torch) happen inside commands, so ``--help`` is fast."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+
+import click
+
+from specinterp.interfaces import SpecinterpError
+
+DEFAULT_OUT = "specinterp-out"
+
+
+class Group(click.Group):
+    """Prints :class:`SpecinterpError` as one line on stderr and exits 1 (no traceback)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except SpecinterpError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=Group)
+@click.version_option(package_name="specinterp")
+def cli() -> None:
+    """Make audio classifiers explain themselves: the genre, where the network looked, what it heard."""
+
+
+def _registry():
+    from specinterp.plugins import registry
+
+    return registry()
+
+
+def _open_dataset(name: str, data: str | None):
+    plugin = _registry().get("datasets", name)
+    root = data or (os.environ.get(plugin.env_var) if plugin.env_var else None)
+    if not root:
+        hint = f" or set {plugin.env_var}" if plugin.env_var else ""
+        raise SpecinterpError(f"dataset '{name}' needs a folder: pass --data PATH{hint}")
+    return plugin.open(Path(root))
+
+
+def _describe_split(split) -> str:
+    counts = ", ".join(f"{part} {len(clips)}" for part, clips in split.parts.items())
+    missed = sum(split.missing.values())
+    extra = f" ({missed} listed clips absent from this copy: " + ", ".join(
+        f"{p} {n}" for p, n in split.missing.items()) + ")" if missed else ""
+    return f"split {split.name} [{split.digest()}]: {counts}{extra}"
+
+
+def collect_audio(inputs: tuple[Path, ...]) -> list[Path]:
+    """Files as given (checked later, one by one); folders searched recursively for audio files."""
+    from specinterp.audio import AUDIO_SUFFIXES
+
+    files: list[Path] = []
+    for item in inputs:
+        if item.is_dir():
+            files += sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+        else:
+            files.append(item)
+    return files
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--model", default="camcnn", show_default=True, help="Model plugin name.")
+@click.option("--weights", type=click.Path(path_type=Path), help="A .safetensors file (config .json beside it).")
+@click.option("--explainer", required=True, help="Explainer plugin name, e.g. cam.")
+@click.option("--target", help="Genre name or index to explain (default: the predicted genre).")
+@click.option("--out", default=DEFAULT_OUT, show_default=True, type=click.Path(path_type=Path), help="Output folder.")
+@click.option("--render", "renderers", default="png,wav", show_default=True, help="Renderers, comma-separated.")
+@click.option("--hop", default=64, show_default=True, type=click.IntRange(1, 128), help="Window hop in frames.")
+def explain(inputs, model, weights, explainer, target, out, renderers, hop) -> None:
+    """Predict the genre of each FILE and explain it: a PNG and a WAV per file under --out.
+
+    Folders are searched recursively. Bad files are reported and skipped; the exit code is 0 when
+    all succeeded, 1 when some failed, 2 when none could run.
+    """
+    from tqdm import tqdm
+
+    from specinterp import api
+
+    files = collect_audio(inputs)
+    chosen = tuple(r.strip() for r in renderers.split(",") if r.strip())
+    for name in chosen:
+        _registry().get("renderers", name)
+    loaded = api.load_model(model, weights)
+    _registry().get("explainers", explainer).check(loaded.module, loaded.name)
+    command = "specinterp " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    failures: list[tuple[Path, str]] = []
+    for path in tqdm(files, desc="explain", unit="file", disable=len(files) < 2, file=sys.stderr):
+        try:
+            explanation = api.explain(path, loaded, explainer, target, hop=hop)
+            explanation.command = command
+            written = api.render(explanation, out, chosen)
+        except SpecinterpError as exc:
+            failures.append((path, str(exc)))
+            continue
+        top = ", ".join(f"{g} {p:.2f}" for g, p in explanation.prediction.top(3))
+        click.echo(f"{path}: {explanation.prediction.genre}  (top-3: {top})")
+        for written_path in written:
+            click.echo(f"  wrote {written_path}")
+    if failures:
+        click.echo(f"{len(files) - len(failures)} done, {len(failures)} failed:", err=True)
+        for path, reason in failures:
+            click.echo(f"  {reason}" if str(path) in reason else f"  {path}: {reason}", err=True)
+        sys.exit(2 if len(failures) == len(files) else 1)
+
+
+@cli.command()
+@click.option("--model", required=True, help="Model plugin name.")
+@click.option("--dataset", default="gtzan", show_default=True, help="Dataset plugin name.")
+@click.option("--data", type=click.Path(path_type=Path), help="Dataset folder (default: $SPECINTERP_GTZAN).")
+@click.option("--split", "split_name", default="random", show_default=True, help="random or filtered.")
+@click.option("--seed", default=0, show_default=True, help="Seed for the split and training.")
+@click.option("--epochs", default=40, show_default=True)
+@click.option("--batch-size", default=32, show_default=True)
+@click.option("--lr", default=3e-3, show_default=True)
+@click.option("--crops-per-clip", default=2, show_default=True, help="Random windows per training clip per epoch.")
+@click.option("--out", default="runs", show_default=True, type=click.Path(path_type=Path))
+def train(model, dataset, data, split_name, seed, epochs, batch_size, lr, crops_per_clip, out) -> None:
+    """Train a model on a dataset split; keep the checkpoint with the best validation accuracy."""
+    from specinterp import training
+
+    plugin = _registry().get("models", model)
+    ds = _open_dataset(dataset, data)
+    split = ds.split(split_name, seed)
+    click.echo(_describe_split(split))
+    split.write(out / f"split-{split.name}-seed{seed}")
+    config = training.TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, crops_per_clip=crops_per_clip, seed=seed)
+    best = training.train(plugin, ds, split, out, config, log=lambda line: click.echo(line))
+    click.echo(f"best checkpoint: {best} (config {best.with_suffix('.json')})")
+
+
+@cli.command()
+@click.option("--model", required=True, help="Model plugin name.")
+@click.option("--weights", type=click.Path(path_type=Path), help="Weights (default: the shipped ones for --split).")
+@click.option("--dataset", default="gtzan", show_default=True)
+@click.option("--data", type=click.Path(path_type=Path), help="Dataset folder (default: $SPECINTERP_GTZAN).")
+@click.option("--split", "split_name", default="random", show_default=True)
+@click.option("--seed", default=0, show_default=True, help="Seed of the random split.")
+@click.option("--part", default="test", show_default=True, help="Which part of the split to score.")
+@click.option("--out", default=DEFAULT_OUT, show_default=True, type=click.Path(path_type=Path),
+              help="Folder for the confusion matrix PNG and JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def evaluate(model, weights, dataset, data, split_name, seed, part, out, as_json) -> None:
+    """Clip-level accuracy of a model on a split, with per-genre figures and a confusion matrix."""
+    from specinterp import evaluation
+    from specinterp.weights import resolve
+
+    ds = _open_dataset(dataset, data)
+    split = ds.split(split_name, seed)
+    loaded = resolve(model, weights, None if weights else split_name)
+    report = evaluation.evaluate(loaded, ds, split, part)
+    paths = evaluation.write_report(report, out / f"{model}-{split_name}-{part}")
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    click.echo(_describe_split(split))
+    click.echo(evaluation.format_report(report))
+    for path in paths:
+        click.echo(f"wrote {path}")
+
+
+@cli.command()
+@click.option("--dataset", default="gtzan", show_default=True)
+@click.option("--data", type=click.Path(path_type=Path), help="Dataset folder (default: $SPECINTERP_GTZAN).")
+@click.option("--split", "split_name", default="random", show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--out", default=DEFAULT_OUT, show_default=True, type=click.Path(path_type=Path))
+def split(dataset, data, split_name, seed, out) -> None:
+    """Write a clip-level split's file lists and print its hash."""
+    result = _open_dataset(dataset, data).split(split_name, seed)
+    click.echo(_describe_split(result))
+    for path in result.write(out / f"split-{result.name}-seed{seed}"):
+        click.echo(f"wrote {path}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins(as_json: bool) -> None:
+    """List every plugin: name, distribution, version, what it provides, and any error."""
+    infos = [info.as_dict() for info in sorted(_registry().plugins.values(), key=lambda i: i.name)]
+    if as_json:
+        click.echo(json.dumps(infos, indent=2))
+        return
+    for info in infos:
+        provides = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in info["provides"].items()) or "nothing"
+        click.echo(f"{info['name']}  ({info['distribution']} {info['version']})  {provides}")
+        if info["error"]:
+            click.echo(f"  ERROR {info['error']}")

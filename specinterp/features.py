@@ -1,0 +1,43 @@
+"""Log-mel spectrograms of dataset clips, computed once and cached on disk as float16 .npy."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from specinterp import audio, frontend
+from specinterp.interfaces import Clip
+
+
+def cache_dir() -> Path:
+    """``$SPECINTERP_CACHE`` or ``~/.cache/specinterp``."""
+    return Path(os.environ.get("SPECINTERP_CACHE", Path.home() / ".cache" / "specinterp"))
+
+
+def _key(path: Path, config: frontend.FrontendConfig) -> str:
+    stat = path.stat()
+    text = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{config}"
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def logmel(path: Path, config: frontend.FrontendConfig = frontend.DEFAULT, cache: Path | None = None) -> np.ndarray:
+    """The clip's ``(n_mels, T)`` log-mel (float32), from the cache when present."""
+    target = (cache or cache_dir()) / "logmel" / f"{_key(path, config)}.npy"
+    if target.is_file():
+        return np.load(target, allow_pickle=False).astype(np.float32)
+    spec = frontend.log_mel(audio.load(path, config.sample_rate), config)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(f".{os.getpid()}.part")
+    with open(tmp, "wb") as f:
+        np.save(f, spec.astype(np.float16), allow_pickle=False)
+    os.replace(tmp, target)
+    return spec
+
+
+def logmels(clips: list[Clip], cache: Path | None = None, progress: bool = True) -> dict[str, np.ndarray]:
+    """Log-mels of many clips by clip id, with a progress bar."""
+    return {c.id: logmel(c.path, cache=cache) for c in tqdm(clips, desc="log-mel", unit="clip", disable=not progress)}

@@ -1,0 +1,65 @@
+"""Hook specifications: every way a plugin can extend specinterp.
+
+A plugin is any module named in the ``specinterp`` entry-point group that implements some of the
+hooks below with ``@specinterp.hookimpl``. Each hook hands the plugin a ``register`` callback, as
+simonw/llm does, so a plugin is a few decorated functions::
+
+    from specinterp import hookimpl
+
+    @hookimpl
+    def register_explainers(register):
+        register(MyExplainer())
+
+The built-in plugins (``specinterp_plugins``) load through the same entry-point group and use only
+these hooks: there is nothing a built-in can do that a third-party package cannot.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("specinterp")
+hookimpl = pluggy.HookimplMarker("specinterp")
+
+
+@hookspec
+def register_models(register: Callable[[object], None]) -> None:
+    """Register model plugins.
+
+    Called once, the first time the registry is built. ``register`` takes an instance of
+    :class:`specinterp.interfaces.ModelPlugin`; call it once per model. Returns nothing. Every
+    plugin's implementation is called; a plugin that raises is recorded as broken and skipped.
+    Two plugins registering the same model name is an error recorded against the second.
+    """
+
+
+@hookspec
+def register_explainers(register: Callable[[object], None]) -> None:
+    """Register explainer plugins.
+
+    Called once, the first time the registry is built. ``register`` takes an instance of
+    :class:`specinterp.interfaces.Explainer`; call it once per explainer. Returns nothing. Every
+    plugin's implementation is called; a plugin that raises is recorded as broken and skipped.
+    """
+
+
+@hookspec
+def register_datasets(register: Callable[[object], None]) -> None:
+    """Register dataset plugins.
+
+    Called once, the first time the registry is built. ``register`` takes a
+    :class:`specinterp.interfaces.DatasetPlugin` (a name plus a factory that opens the dataset at
+    a path). Returns nothing. Every plugin's implementation is called.
+    """
+
+
+@hookspec
+def register_renderers(register: Callable[[object], None]) -> None:
+    """Register renderer plugins (explanation -> files).
+
+    Called once, the first time the registry is built. ``register`` takes an instance of
+    :class:`specinterp.interfaces.Renderer`. Returns nothing. Every plugin's implementation is
+    called.
+    """

@@ -1,0 +1,222 @@
+"""The contracts between the core and its plugins, and the values they exchange.
+
+Shapes used throughout: a *window* batch is ``(N, 1, n_mels, frames)`` log-mel (dB); a per-window map
+is ``(N, n_mels, frames)`` on the same grid; a song-level map is ``(n_mels, T)`` in [0, 1].
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
+
+if TYPE_CHECKING:  # keep `import specinterp.interfaces` free of torch for the fast CLI
+    import numpy as np
+    import torch
+    from torch import nn
+
+
+class SpecinterpError(Exception):
+    """An error meant for the user: printed as one line, never as a traceback."""
+
+
+class IncompatibleExplainer(SpecinterpError):
+    """A model lacks what an explainer requires."""
+
+
+# ---------------------------------------------------------------- models
+
+class ModelPlugin(ABC):
+    """A named family of spectrogram classifiers.
+
+    ``build(config)`` returns an ``nn.Module`` mapping windows ``(N, 1, 128, 128)`` to logits
+    ``(N, classes)``. The module exposes ``explainable_layers`` (public layer name -> submodule)
+    and ``capabilities`` (a set of strings that explainers may require, e.g. ``"gap-linear-head"``).
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+
+    @abstractmethod
+    def build(self, config: Mapping[str, Any]) -> "nn.Module":
+        """Construct an untrained module from a JSON-able config."""
+
+    @abstractmethod
+    def default_config(self) -> dict[str, Any]:
+        """The config used when none is given (JSON-able)."""
+
+    def weights(self) -> dict[str, Path]:
+        """Shipped ``.safetensors`` files by variant, the variant naming the split the weights were
+        trained on (their config is the ``.json`` beside each). May be empty."""
+        return {}
+
+
+# ---------------------------------------------------------------- explainers
+
+class Explainer(ABC):
+    """One explanation method with one verb, as Captum's ``attribute``.
+
+    ``requires`` names model capabilities (see :class:`ModelPlugin`) or layers (``"layer:conv2"``)
+    that must be present; :meth:`check` enforces them before anything runs.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    requires: ClassVar[frozenset[str]] = frozenset()
+
+    def check(self, model: "nn.Module", model_name: str) -> None:
+        """Raise :class:`IncompatibleExplainer`, naming model and explainer, if a need is unmet."""
+        have = set(getattr(model, "capabilities", ())) | {
+            f"layer:{name}" for name in getattr(model, "explainable_layers", {})
+        }
+        missing = sorted(self.requires - have)
+        if missing:
+            raise IncompatibleExplainer(
+                f"explainer '{self.name}' cannot explain model '{model_name}': "
+                f"the model lacks {', '.join(missing)}"
+            )
+
+    @abstractmethod
+    def explain(
+        self, model: "nn.Module", windows: "torch.Tensor", target: "torch.Tensor", **options: Any
+    ) -> dict[str, "torch.Tensor"]:
+        """Maps per window: ``{map name: (N, n_mels, frames)}`` for target class per window ``(N,)``."""
+
+
+# ---------------------------------------------------------------- datasets
+
+@dataclass(frozen=True)
+class Clip:
+    """One labelled recording of a dataset."""
+
+    id: str  # stable identifier, e.g. "rock/rock.00005"
+    path: Path
+    label: int
+
+
+class Dataset(ABC):
+    """Labelled clips and named clip-level splits (never window-level)."""
+
+    name: ClassVar[str]
+    classes: tuple[str, ...]
+
+    @abstractmethod
+    def clips(self) -> list[Clip]:
+        """Every clip present."""
+
+    @abstractmethod
+    def split_names(self) -> tuple[str, ...]:
+        """Names accepted by :meth:`split`."""
+
+    @abstractmethod
+    def split(self, name: str, seed: int = 0) -> "Split":
+        """Partition of the clips present into train / valid / test."""
+
+
+@dataclass(frozen=True)
+class DatasetPlugin:
+    """Registers a dataset: a name and a factory that opens it at a folder."""
+
+    name: str
+    open: Callable[[Path], Dataset]
+    description: str = ""
+    env_var: str | None = None  # where --data is looked up when not given
+
+
+@dataclass
+class Split:
+    """A clip-level partition; ``missing`` counts listed clips absent from this copy."""
+
+    name: str
+    parts: dict[str, list[Clip]]
+    missing: dict[str, int] = field(default_factory=dict)
+
+    def digest(self) -> str:
+        """A short hash of the clip ids in each part, to tell two splits apart."""
+        import hashlib
+
+        text = "\n".join(f"{part}\t{clip.id}" for part, clips in sorted(self.parts.items()) for clip in clips)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def write(self, folder: Path) -> list[Path]:
+        """One clip-id list per part (``train.txt`` ...); return the paths."""
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for part, clips in self.parts.items():
+            path = folder / f"{part}.txt"
+            path.write_text("".join(f"{c.id}\n" for c in clips))
+            paths.append(path)
+        return paths
+
+
+# ---------------------------------------------------------------- results
+
+@dataclass
+class Prediction:
+    """Song-level genre probabilities and the per-window timeline behind them."""
+
+    classes: tuple[str, ...]
+    probabilities: "np.ndarray"  # (C,) softmax of the mean window log-probabilities
+    window_probabilities: "np.ndarray"  # (N, C)
+    window_starts: "np.ndarray"  # (N,) seconds
+
+    @property
+    def index(self) -> int:
+        return int(self.probabilities.argmax())
+
+    @property
+    def genre(self) -> str:
+        return self.classes[self.index]
+
+    def top(self, k: int = 3) -> list[tuple[str, float]]:
+        order = self.probabilities.argsort()[::-1][:k]
+        return [(self.classes[i], float(self.probabilities[i])) for i in order]
+
+    def timeline(self) -> list[tuple[float, str, float]]:
+        """(start seconds, top genre, its probability) per window."""
+        best = self.window_probabilities.argmax(axis=1)
+        return [
+            (float(t), self.classes[i], float(p[i]))
+            for t, i, p in zip(self.window_starts, best, self.window_probabilities)
+        ]
+
+
+@dataclass
+class Explanation:
+    """What one explainer found in one song, with everything needed to render it."""
+
+    source: str  # file path, or a label for an in-memory waveform
+    model: str
+    explainer: str
+    target: int
+    prediction: Prediction
+    spectrogram: "np.ndarray"  # (n_mels, T) log-mel in dB
+    maps: dict[str, "np.ndarray"]  # name -> (n_mels, T) in [0, 1], normalized per song
+    waveform: "np.ndarray"  # mono float32 at sample_rate, for listening renderers
+    sample_rate: int
+    hop_length: int
+    command: str = ""
+
+    @property
+    def target_name(self) -> str:
+        return self.prediction.classes[self.target]
+
+    @property
+    def stem(self) -> str:
+        return Path(self.source).stem
+
+
+# ---------------------------------------------------------------- renderers
+
+class Renderer(ABC):
+    """Turns an explanation into files."""
+
+    name: ClassVar[str]
+    suffix: ClassVar[str]
+    description: ClassVar[str] = ""
+
+    @abstractmethod
+    def render(self, explanation: Explanation, out_dir: Path) -> list[Path]:
+        """Write files under ``out_dir`` (atomically) and return their paths."""
+
