@@ -91,8 +91,9 @@ def explain(inputs, model, weights, explainer, target, out, renderers, hop) -> N
     chosen = tuple(r.strip() for r in renderers.split(",") if r.strip())
     for name in chosen:
         _registry().get("renderers", name)
+    method = _registry().get("explainers", explainer)
     loaded = api.load_model(model, weights)
-    _registry().get("explainers", explainer).check(loaded.module, loaded.name)
+    method.check(loaded.module, loaded.name)
     command = "specinterp " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     failures: list[tuple[Path, str]] = []
     for path in tqdm(files, desc="explain", unit="file", disable=len(files) < 2, file=sys.stderr):

@@ -37,6 +37,7 @@ class ModelPlugin(ABC):
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    default_variant: ClassVar[str | None] = None  # shipped weights used when none are named (None: the first)
 
     @abstractmethod
     def build(self, config: Mapping[str, Any]) -> "nn.Module":

@@ -97,7 +97,8 @@ def resolve(name: str, weights: str | Path | None = None, variant: str | None = 
             raise SpecinterpError(f"model '{name}' ships no weights; pass --weights PATH.safetensors")
         if variant is not None and variant not in shipped:
             raise SpecinterpError(f"model '{name}' ships no weights for '{variant}' (has: {', '.join(shipped)})")
-        weights = shipped[variant] if variant else next(iter(shipped.values()))
+        variant = variant or (plugin.default_variant if plugin.default_variant in shipped else next(iter(shipped)))
+        weights = shipped[variant]
     module, document = load(Path(weights), plugin.build)
     if document.get("model", name) != name:
         raise SpecinterpError(f"{weights}: these weights are for model '{document['model']}', not '{name}'")

@@ -16,6 +16,12 @@ from specinterp import hookimpl
 from specinterp.interfaces import Explainer
 
 
+def class_activation_maps(model: nn.Module, windows: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """CAM on the last block's grid ``(N, h, w)``: ``sum_k W[target, k] A_k``."""
+    maps = model.features(windows)  # (N, K, h, w)
+    return torch.einsum("nk,nkhw->nhw", model.classifier.weight[target], maps)
+
+
 class CAM(Explainer):
     name = "cam"
     description = "class activation map: dense weights of the target times the last conv block's maps"
@@ -25,9 +31,7 @@ class CAM(Explainer):
         if options:
             raise ValueError(f"cam takes no options (got {', '.join(options)})")
         with torch.no_grad():
-            maps = model.features(windows)  # (N, K, h, w)
-            weights = model.classifier.weight[target]  # (N, K)
-            cam = torch.einsum("nk,nkhw->nhw", weights, maps)
+            cam = class_activation_maps(model, windows, target)
             cam = F.interpolate(cam[:, None], size=windows.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
         return {"cam": cam}
 

@@ -1,0 +1,3 @@
+from specinterp.cli import cli
+
+cli()

@@ -1,0 +1,30 @@
+import subprocess
+import sys
+
+
+def test_help_does_not_import_torch():
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from specinterp.cli import cli\n"
+        "result = CliRunner().invoke(cli, ['--help'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "assert 'explain' in result.output\n"
+        "heavy = sorted(m for m in ('torch', 'torchaudio', 'librosa', 'matplotlib', 'numpy') if m in sys.modules)\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "", f"--help imported {out}"
+
+
+def test_explain_help_does_not_import_torch():
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from specinterp.cli import cli\n"
+        "result = CliRunner().invoke(cli, ['explain', '--help'])\n"
+        "assert result.exit_code == 0 and '--explainer' in result.output\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "False"

@@ -1,0 +1,59 @@
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from specinterp import weights
+from specinterp.cli import cli
+
+
+@pytest.fixture
+def trained(fake_gtzan, cache, tmp_path):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["train", "--model", "camcnn", "--data", str(fake_gtzan), "--split", "random",
+                                      "--epochs", "4", "--batch-size", "8", "--crops-per-clip", "4", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_training_writes_best_checkpoint_with_provenance(trained, fake_gtzan):
+    path = trained / "camcnn-random.safetensors"
+    loaded = weights.resolve("camcnn", path)
+    meta = loaded.meta
+    assert meta["seed"] == 0 and meta["split"] == "random" and len(meta["split_digest"]) == 12
+    assert len(meta["train_ids"]) == 18 and len(meta["valid_ids"]) == 3
+    assert meta["torch"].startswith("2.") and "git_commit" in meta
+    history = json.loads((trained / "camcnn-random.history.json").read_text())
+    assert len(history) == 4
+    best = max(h["valid_balanced_accuracy"] for h in history)
+    assert meta["valid"]["balanced_accuracy"] == best
+    assert history[-1]["loss"] < history[0]["loss"]  # it learns something
+    lists = trained / "split-random-seed0"
+    assert sorted(p.name for p in lists.iterdir()) == ["test.txt", "train.txt", "valid.txt"]
+    assert set(lists.joinpath("train.txt").read_text().split()) == set(meta["train_ids"])
+
+
+def test_training_is_reproducible(trained, fake_gtzan, tmp_path):
+    again = tmp_path / "again"
+    CliRunner().invoke(cli, ["train", "--model", "camcnn", "--data", str(fake_gtzan), "--split", "random",
+                             "--epochs", "4", "--batch-size", "8", "--crops-per-clip", "4", "--out", str(again)])
+    first = json.loads((trained / "camcnn-random.history.json").read_text())
+    second = json.loads((again / "camcnn-random.history.json").read_text())
+    assert [h["loss"] for h in first] == pytest.approx([h["loss"] for h in second], rel=1e-5)
+
+
+def test_evaluate_reports_and_refuses_leaks(trained, fake_gtzan, tmp_path):
+    weights_path = str(trained / "camcnn-random.safetensors")
+    out = tmp_path / "eval"
+    result = CliRunner().invoke(cli, ["evaluate", "--model", "camcnn", "--weights", weights_path, "--data",
+                                      str(fake_gtzan), "--split", "random", "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["clips"] == 3 and 0.0 <= report["accuracy"] <= 1.0
+    assert sum(row["clips"] for row in report["per_class"].values()) == 3
+    assert np.array(report["confusion"]).sum() == 3
+    assert (out / "camcnn-random-test.confusion.png").stat().st_size > 5000
+    leak = CliRunner().invoke(cli, ["evaluate", "--model", "camcnn", "--weights", weights_path, "--data",
+                                    str(fake_gtzan), "--split", "random", "--part", "train", "--out", str(out)])
+    assert leak.exit_code == 1 and "were used to train these weights" in leak.output

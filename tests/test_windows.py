@@ -1,0 +1,36 @@
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from specinterp import windows as win
+
+
+@settings(max_examples=60, deadline=None)
+@given(total=st.integers(1, 700), hop=st.integers(1, 128))
+def test_split_then_stitch_is_identity(total, hop):
+    rng = np.random.default_rng(total * 131 + hop)
+    spec = rng.standard_normal((8, total)).astype(np.float32)
+    w = win.split(spec, size=128, hop=hop)
+    assert w.data.shape[1:] == (1, 8, 128)
+    assert w.starts[-1] + 128 >= total  # the tail is covered, padded rather than dropped
+    assert (w.starts[-1] < total) and (len(w.starts) == 1 or w.starts[-2] + 128 < total)  # no useless window
+    np.testing.assert_allclose(win.stitch(w.data[:, 0], w.starts, total), spec, rtol=1e-6)
+
+
+def test_overlaps_are_averaged():
+    starts = np.array([0, 64])
+    maps = np.stack([np.zeros((2, 128)), np.ones((2, 128))]).astype(np.float32)
+    stitched = win.stitch(maps, starts, 192)
+    assert np.all(stitched[:, :64] == 0) and np.all(stitched[:, 64:128] == 0.5) and np.all(stitched[:, 128:] == 1)
+
+
+def test_padding_uses_minimum_and_short_songs_get_one_window():
+    spec = np.arange(2 * 50, dtype=np.float32).reshape(2, 50)
+    w = win.split(spec)
+    assert len(w.starts) == 1 and np.all(w.data[0, 0, :, 50:] == spec.min())
+
+
+def test_normalize():
+    m = np.array([[2.0, 4.0, 6.0]])
+    np.testing.assert_allclose(win.normalize(m), [[0, 0.5, 1]])
+    assert np.all(win.normalize(np.ones((3, 3))) == 0)
