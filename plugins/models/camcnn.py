@@ -8,7 +8,6 @@ reaches the last block at 8 x 8 (each cell ~ 16 frames x 16 mel bands).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Mapping
 
 import torch
@@ -16,8 +15,7 @@ from torch import nn
 
 from specinterp import hookimpl
 from specinterp.interfaces import ModelPlugin
-
-WEIGHTS_DIR = Path(__file__).parent / "weights"
+from specinterp_plugins.models.shipped import shipped_weights
 
 
 def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -81,8 +79,8 @@ class CamCNNPlugin(ModelPlugin):
         return CamCNN(classes=int(merged["classes"]), channels=tuple(merged["channels"]),
                       dropout=float(merged["dropout"]))
 
-    def weights(self) -> dict[str, Path]:
-        return {p.stem.split("-", 1)[1]: p for p in sorted(WEIGHTS_DIR.glob(f"{self.name}-*.safetensors"))}
+    def weights(self):
+        return shipped_weights(self.name)
 
 
 @hookimpl
