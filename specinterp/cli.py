@@ -125,19 +125,46 @@ def explain(inputs, model, weights, explainer, target, out, renderers, hop) -> N
 @click.option("--batch-size", default=32, show_default=True)
 @click.option("--lr", default=3e-3, show_default=True)
 @click.option("--crops-per-clip", default=2, show_default=True, help="Random windows per training clip per epoch.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Model config override (JSON value), e.g. --set templates=freq --set filter_loss_weight=0.")
+@click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu or cuda.")
+@click.option("--resume", is_flag=True, help="Continue from OUT/<model>-<split>.last.safetensors if present.")
+@click.option("--time-limit", type=float, help="Minutes; stop after the epoch that crosses it (resumable).")
 @click.option("--out", default="runs", show_default=True, type=click.Path(path_type=Path))
-def train(model, dataset, data, split_name, seed, epochs, batch_size, lr, crops_per_clip, out) -> None:
-    """Train a model on a dataset split; keep the checkpoint with the best validation accuracy."""
+def train(model, dataset, data, split_name, seed, epochs, batch_size, lr, crops_per_clip, overrides, device, resume,
+          time_limit, out) -> None:
+    """Train a model on a dataset split; keep the checkpoint with the best validation accuracy.
+
+    Runs unchanged under ``torchrun --nproc_per_node N`` (DistributedDataParallel; rank 0 writes).
+    """
     from specinterp import training
 
     plugin = _registry().get("models", model)
     ds = _open_dataset(dataset, data)
     split = ds.split(split_name, seed)
-    click.echo(_describe_split(split))
-    split.write(out / f"split-{split.name}-seed{seed}")
+    is_main = int(os.environ.get("RANK", "0")) == 0
+    if is_main:
+        click.echo(_describe_split(split))
+        split.write(out / f"split-{split.name}-seed{seed}")
     config = training.TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, crops_per_clip=crops_per_clip, seed=seed)
-    best = training.train(plugin, ds, split, out, config, log=lambda line: click.echo(line))
-    click.echo(f"best checkpoint: {best} (config {best.with_suffix('.json')})")
+    best, _ = training.train(plugin, ds, split, out, config, parse_overrides(overrides), device=device, resume=resume,
+                             time_limit=None if time_limit is None else 60 * time_limit, log=lambda line: click.echo(line))
+    if is_main:
+        click.echo(f"best checkpoint: {best} (config {best.with_suffix('.json')})")
+
+
+def parse_overrides(items: tuple[str, ...]) -> dict:
+    """``key=value`` pairs; values are JSON where they parse, strings otherwise."""
+    parsed = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SpecinterpError(f"--set expects KEY=VALUE, got '{item}'")
+        try:
+            parsed[key] = json.loads(value)
+        except json.JSONDecodeError:
+            parsed[key] = value
+    return parsed
 
 
 @cli.command()

@@ -5,6 +5,7 @@ the best validation (balanced, clip-level) accuracy is kept as safetensors + JSO
 from __future__ import annotations
 
 import json
+import os
 import platform
 import subprocess
 import time
@@ -14,6 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
@@ -35,11 +37,6 @@ class TrainConfig:
     time_mask: int = 16  # widest SpecAugment time mask (frames); 0 disables
     balanced: bool = True
     seed: int = 0
-
-
-def set_seed(seed: int) -> None:
-    torch.manual_seed(seed)
-    np.random.seed(seed)
 
 
 def random_crops(specs: list[np.ndarray], rng: np.random.Generator, size: int = WINDOW_FRAMES) -> np.ndarray:
@@ -95,62 +92,176 @@ def provenance() -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Distributed:
+    """This process's place in a torchrun job (rank 0 of 1 when not distributed)."""
+
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto``: this rank's CUDA device when CUDA is present, else the CPU."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda":
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    return torch.device(name)
+
+
+def init_distributed(device: torch.device) -> Distributed:
+    """Join the torchrun process group when WORLD_SIZE > 1 (gloo on CPU, nccl on CUDA)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if dist.is_initialized():
+        return Distributed(dist.get_rank(), dist.get_world_size())
+    return Distributed()
+
+
+class EpochDraws(torch.utils.data.Dataset):
+    """One epoch's clip draws (identical on every rank); a DistributedSampler shares them out."""
+
+    def __init__(self, indices: np.ndarray) -> None:
+        self.indices = indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> int:
+        return int(self.indices[i])
+
+
+def save_resume_state(path: Path, module: nn.Module, optimizer: torch.optim.Optimizer, schedule, state: dict[str, Any]) -> None:
+    """Everything needed to resume, as safetensors (tensors) + JSON (the rest); no pickle."""
+    from safetensors.torch import save_file
+
+    opt = optimizer.state_dict()
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    for index, slots in opt["state"].items():
+        for key, value in slots.items():
+            tensors[f"optimizer.{index}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
+    document = {**state, "param_groups": opt["param_groups"], "schedule": schedule.state_dict()}
+    tmp = path.with_suffix(".part")
+    save_file(tensors, str(tmp))
+    os.replace(tmp, path)
+    path.with_suffix(".json").write_text(json.dumps(document, indent=1))
+
+
+def load_resume_state(path: Path, module: nn.Module, optimizer: torch.optim.Optimizer, schedule) -> dict[str, Any]:
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(path))
+    document = json.loads(path.with_suffix(".json").read_text())
+    module.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    slots: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optimizer."):
+            _, index, name = key.split(".", 2)
+            slots.setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict({"state": slots, "param_groups": document.pop("param_groups")})
+    schedule.load_state_dict(document.pop("schedule"))
+    return document
+
+
 def train(plugin: ModelPlugin, dataset: Dataset, split: Split, out: Path, config: TrainConfig,
-          model_config: dict[str, Any] | None = None, progress: bool = True,
-          log: Callable[[str], None] = print) -> Path:
-    """Train and return the path of the best checkpoint (``out/<model>-<split>.safetensors``)."""
-    set_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
+          model_config: dict[str, Any] | None = None, progress: bool = True, device: str = "auto",
+          resume: bool = False, time_limit: float | None = None,
+          log: Callable[[str], None] = print) -> tuple[Path, nn.Module]:
+    """Train; return the best checkpoint's path (``out/<model>-<split>.safetensors``) and the final module.
+
+    Under torchrun each rank trains on its share of every epoch's draws (DistributedSampler) inside
+    DistributedDataParallel; rank 0 alone validates, logs and writes files. Each epoch's draws and
+    augmentations are seeded from (seed, epoch[, rank]), so a resumed run continues exactly. With
+    ``time_limit`` (seconds) training stops after the epoch that crosses it, resumable with ``resume``.
+    """
+    from specinterp.interfaces import SpecinterpError
+
+    began = time.perf_counter()
+    torch_device = resolve_device(device)
+    ranks = init_distributed(torch_device)
+    torch.manual_seed(config.seed)
     train_clips, valid_clips = split.parts["train"], split.parts["valid"]
-    specs = features.logmels(train_clips + valid_clips, progress=progress)
+    specs = features.logmels(train_clips + valid_clips, progress=progress and ranks.main)
     train_specs = [specs[c.id] for c in train_clips]
     labels = np.array([c.label for c in train_clips])
 
     model_config = {**plugin.default_config(), **(model_config or {}), "classes": len(dataset.classes)}
-    module = plugin.build(model_config)
-    steps_per_epoch = max(1, config.crops_per_clip * len(train_clips) // config.batch_size)
+    module = plugin.build(model_config).to(torch_device)
+    model = nn.parallel.DistributedDataParallel(module) if ranks.world > 1 else module
+    draws_per_epoch = config.crops_per_clip * len(train_clips)
+    steps_per_epoch = max(1, draws_per_epoch // (config.batch_size * ranks.world))
     optimizer = torch.optim.AdamW(module.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch,
                                                    pct_start=0.1, anneal_strategy="cos")
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     meta = {
         "dataset": dataset.name, "split": split.name, "split_digest": split.digest(), "seed": config.seed,
-        "train": asdict(config), "train_ids": [c.id for c in train_clips], "valid_ids": [c.id for c in valid_clips],
-        **provenance(),
+        "train": asdict(config), "world_size": ranks.world, "train_ids": [c.id for c in train_clips],
+        "valid_ids": [c.id for c in valid_clips], **provenance(),
     }
     out.mkdir(parents=True, exist_ok=True)
-    best_path = out / f"{plugin.name}-{split.name}.safetensors"
-    best = (-1.0, -1.0)
-    history = []
-    for epoch in range(1, config.epochs + 1):
-        module.train()
+    stem = f"{plugin.name}-{split.name}"
+    best_path, last_path = out / f"{stem}.safetensors", out / f"{stem}.last.safetensors"
+    state: dict[str, Any] = {"epoch": 0, "epochs": config.epochs, "best": [-1.0, -1.0], "history": []}
+    if resume and last_path.is_file():
+        state = load_resume_state(last_path, module, optimizer, schedule)
+        if state["epochs"] != config.epochs:
+            raise SpecinterpError(f"{last_path}: made by a run of {state['epochs']} epochs; resume with --epochs {state['epochs']}")
+        if ranks.main:
+            log(f"resuming after epoch {state['epoch']} from {last_path}")
+    for epoch in range(state["epoch"] + 1, config.epochs + 1):
+        model.train()
         started = time.perf_counter()
-        order = epoch_indices(labels, steps_per_epoch * config.batch_size, config.balanced, rng)
+        torch.manual_seed(config.seed * 1_000_003 + epoch * 1009 + ranks.rank)  # dropout
+        augment_rng = np.random.default_rng([config.seed, epoch, ranks.rank])
+        draws = EpochDraws(epoch_indices(labels, draws_per_epoch, config.balanced, np.random.default_rng([config.seed, epoch])))
+        mine = list(torch.utils.data.DistributedSampler(draws, ranks.world, ranks.rank, shuffle=False, drop_last=True))
         running = 0.0
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{config.epochs}", unit="step", disable=not progress, leave=False)
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{config.epochs}", unit="step",
+                   disable=not (progress and ranks.main), leave=False)
         for step in bar:
-            chosen = order[step * config.batch_size : (step + 1) * config.batch_size]
-            batch = spec_augment(random_crops([train_specs[i] for i in chosen], rng), rng, config.freq_mask, config.time_mask)
-            loss = loss_fn(module(torch.from_numpy(batch)), torch.from_numpy(labels[chosen]))
+            chosen = [draws[i] for i in mine[step * config.batch_size : (step + 1) * config.batch_size]]
+            batch = spec_augment(random_crops([train_specs[i] for i in chosen], augment_rng), augment_rng,
+                                 config.freq_mask, config.time_mask)
+            targets = torch.from_numpy(labels[chosen]).to(torch_device)
+            loss = loss_fn(model(torch.from_numpy(batch).to(torch_device)), targets)
+            if hasattr(module, "auxiliary_loss"):
+                loss = loss + module.auxiliary_loss(targets)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             schedule.step()
             running += loss.item()
             bar.set_postfix(loss=f"{running / (step + 1):.3f}")
-        module.eval()
-        scores = clip_scores(module, [specs[c.id] for c in valid_clips], np.array([c.label for c in valid_clips]),
-                             len(dataset.classes))
-        record = {"epoch": epoch, "loss": running / steps_per_epoch, "valid_accuracy": scores["accuracy"],
-                  "valid_balanced_accuracy": scores["balanced_accuracy"], "seconds": time.perf_counter() - started}
-        history.append(record)
-        improved = (scores["balanced_accuracy"], scores["accuracy"]) > best
-        if improved:
-            best = (scores["balanced_accuracy"], scores["accuracy"])
-            weights.save(module, plugin.name, model_config, dataset.classes, best_path,
-                         {**meta, "epoch": epoch, "valid": {k: scores[k] for k in ("accuracy", "balanced_accuracy")}})
-        log(f"epoch {epoch:3d}  loss {record['loss']:.3f}  valid acc {scores['accuracy']:.3f}  "
-            f"balanced {scores['balanced_accuracy']:.3f}  {record['seconds']:.1f}s{'  *' if improved else ''}")
-        (out / f"{plugin.name}-{split.name}.history.json").write_text(json.dumps(history, indent=1))
-    return best_path
-
+        stop = torch.tensor(int(time_limit is not None and time.perf_counter() - began > time_limit))
+        if ranks.world > 1:  # DDP broadcasts rank 0's buffers before each forward; make the last step's final too
+            for tensor in [*module.buffers(), stop]:
+                dist.broadcast(tensor, src=0)
+        if ranks.main:
+            module.eval()
+            scores = clip_scores(module, [specs[c.id] for c in valid_clips], np.array([c.label for c in valid_clips]),
+                                 len(dataset.classes))
+            record = {"epoch": epoch, "loss": running / steps_per_epoch, "valid_accuracy": scores["accuracy"],
+                      "valid_balanced_accuracy": scores["balanced_accuracy"], "seconds": time.perf_counter() - started}
+            state["history"].append(record)
+            improved = [scores["balanced_accuracy"], scores["accuracy"]] > state["best"]
+            if improved:
+                state["best"] = [scores["balanced_accuracy"], scores["accuracy"]]
+                weights.save(module, plugin.name, model_config, dataset.classes, best_path,
+                             {**meta, "epoch": epoch, "valid": {k: scores[k] for k in ("accuracy", "balanced_accuracy")}})
+            state["epoch"] = epoch
+            save_resume_state(last_path, module, optimizer, schedule, state)
+            (out / f"{stem}.history.json").write_text(json.dumps(state["history"], indent=1))
+            log(f"epoch {epoch:3d}  loss {record['loss']:.3f}  valid acc {scores['accuracy']:.3f}  "
+                f"balanced {scores['balanced_accuracy']:.3f}  {record['seconds']:.1f}s{'  *' if improved else ''}")
+        if stop and epoch < config.epochs:
+            if ranks.main:
+                log(f"time limit reached after epoch {epoch}; continue with --resume")
+            break
+    if ranks.world > 1:
+        dist.barrier()
+    return best_path, module
