@@ -29,13 +29,13 @@ def logmel(path: Path, config: frontend.FrontendConfig = frontend.DEFAULT, cache
     target = (cache or cache_dir()) / "logmel" / f"{_key(path, config)}.npy"
     if target.is_file():
         return np.load(target, allow_pickle=False).astype(np.float32)
-    spec = frontend.log_mel(audio.load(path, config.sample_rate), config)
+    spec = frontend.log_mel(audio.load(path, config.sample_rate), config).astype(np.float16)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(f".{os.getpid()}.part")
     with open(tmp, "wb") as f:
-        np.save(f, spec.astype(np.float16), allow_pickle=False)
+        np.save(f, spec, allow_pickle=False)
     os.replace(tmp, target)
-    return spec
+    return spec.astype(np.float32)  # the cached precision, so a first run equals a cached one
 
 
 def logmels(clips: list[Clip], cache: Path | None = None, progress: bool = True) -> dict[str, np.ndarray]:

@@ -64,11 +64,12 @@ def test_cli_runs_unchanged_under_torchrun_and_resumes_exactly(fake_gtzan, tmp_p
     assert "time limit reached after epoch 1" in interrupted
     resumed = torchrun(tmp_path / "a", "--resume")
     assert "resuming after epoch 1" in resumed and "epoch   2" in resumed and "epoch   1 " not in resumed
-    torchrun(tmp_path / "b")  # the same run without interruption
+    uninterrupted = torchrun(tmp_path / "b")
+    loss = lambda text: float(text.split("epoch   2  loss ")[1].split()[0])  # noqa: E731
+    assert loss(resumed) == loss(uninterrupted)
     a = load_file(str(tmp_path / "a" / "camcnn-random.last.safetensors"))
     b = load_file(str(tmp_path / "b" / "camcnn-random.last.safetensors"))
-    for key in b:  # a fresh DDP instance reduces in another bucket layout: equal up to float rounding (seen: 3e-6)
-        torch.testing.assert_close(a[key], b[key], rtol=1e-3, atol=1e-5)
+    assert all(torch.equal(a[key], b[key]) for key in b)
 
 
 def test_single_process_resume_is_bit_exact(fake_gtzan, tmp_path, cache):
