@@ -3,6 +3,7 @@ per-class accuracy with clip counts, and a confusion matrix."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np

@@ -8,17 +8,15 @@ split digest, training clips, library versions, git commit).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 from specinterp.interfaces import SpecinterpError
+from specinterp.outputs import atomic_write
 
 
 @dataclass
@@ -44,16 +42,8 @@ def save(module: nn.Module, name: str, config: dict[str, Any], classes: tuple[st
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
     document = {"model": name, "config": config, "classes": list(classes), "meta": meta or {}}
-    for target, write in ((path, lambda tmp: save_file(state, tmp)),
-                          (config_path(path), lambda tmp: Path(tmp).write_text(json.dumps(document, indent=2)))):
-        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
-        os.close(fd)
-        try:
-            write(tmp)
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+    atomic_write(path, lambda tmp: save_file(state, str(tmp)))
+    atomic_write(config_path(path), lambda tmp: tmp.write_text(json.dumps(document, indent=2)))
     return path
 
 
@@ -105,7 +95,3 @@ def resolve(name: str, weights: str | Path | None = None, variant: str | None = 
     classes = tuple(document.get("classes") or [])
     return LoadedModel(name, module, classes, document.get("config", {}), document.get("meta", {}), Path(weights))
 
-
-def torch_threads() -> None:
-    """Use every core for intra-op work (torch's default can be lower inside containers)."""
-    torch.set_num_threads(max(1, os.cpu_count() or 1))

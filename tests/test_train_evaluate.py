@@ -49,7 +49,7 @@ def test_evaluate_reports_and_refuses_leaks(trained, fake_gtzan, tmp_path):
     result = CliRunner().invoke(cli, ["evaluate", "--model", "camcnn", "--weights", weights_path, "--data",
                                       str(fake_gtzan), "--split", "random", "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     assert report["clips"] == 3 and 0.0 <= report["accuracy"] <= 1.0
     assert sum(row["clips"] for row in report["per_class"].values()) == 3
     assert np.array(report["confusion"]).sum() == 3

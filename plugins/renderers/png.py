@@ -63,16 +63,13 @@ def _draw_timeline(ax, explanation: Explanation, seconds: float) -> None:
 
     prediction = explanation.prediction
     colours = plt.get_cmap("tab10")
-    window_seconds = 128 * explanation.hop_length / explanation.sample_rate
-    starts = prediction.window_starts
-    step = float(np.diff(starts).min()) if len(starts) > 1 else window_seconds
-    for start, genre, p in prediction.timeline():
-        index = prediction.classes.index(genre)
-        ax.axvspan(start, min(start + step, seconds), color=colours(index % 10), alpha=0.35 + 0.65 * p, lw=0)
-    labelled_every = max(1, int(np.ceil(len(starts) / 24)))
-    for i, (start, genre, _) in enumerate(prediction.timeline()):
+    timeline = prediction.timeline()
+    ends = [start for start, _, _ in timeline[1:]] + [seconds]  # each window's span lasts until the next starts
+    labelled_every = max(1, int(np.ceil(len(timeline) / 24)))
+    for i, ((start, genre, p), end) in enumerate(zip(timeline, ends)):
+        ax.axvspan(start, end, color=colours(prediction.classes.index(genre) % 10), alpha=0.35 + 0.65 * p, lw=0)
         if i % labelled_every == 0:
-            ax.text(start + 0.02 * step, 0.5, genre, fontsize=7, va="center", clip_on=True)
+            ax.text(start + 0.01 * (end - start), 0.5, genre, fontsize=7, va="center", clip_on=True)
     ax.set_yticks([])
     ax.set_ylabel("genre", rotation=0, ha="right", va="center")
     ax.set_xlim(0, seconds)
