@@ -37,8 +37,9 @@ def scores(labels: np.ndarray, predicted: np.ndarray, n_classes: int) -> dict[st
     }
 
 
-def clip_scores(module: nn.Module, specs: list[np.ndarray], labels: np.ndarray, n_classes: int) -> dict[str, Any]:
-    return scores(labels, clip_predictions(module, specs), n_classes)
+def clip_scores(module: nn.Module, specs: list[np.ndarray], labels: np.ndarray, n_classes: int,
+                hop: int = win.WINDOW_FRAMES // 2) -> dict[str, Any]:
+    return scores(labels, clip_predictions(module, specs, hop), n_classes)
 
 
 def evaluate(loaded, dataset, split, part: str = "test") -> dict[str, Any]:

@@ -244,7 +244,7 @@ def train(plugin: ModelPlugin, dataset: Dataset, split: Split, out: Path, config
         if ranks.main:
             module.eval()
             scores = clip_scores(module, [specs[c.id] for c in valid_clips], np.array([c.label for c in valid_clips]),
-                                 len(dataset.classes))
+                                 len(dataset.classes), hop=WINDOW_FRAMES)  # validation: non-overlapping windows
             record = {"epoch": epoch, "loss": running / steps_per_epoch, "valid_accuracy": scores["accuracy"],
                       "valid_balanced_accuracy": scores["balanced_accuracy"], "seconds": time.perf_counter() - started}
             state["history"].append(record)
