@@ -77,16 +77,21 @@ def explain(source: str | Path | np.ndarray, model: str | LoadedModel = "camcnn"
     data = torch.from_numpy(windows.data)
     for start in range(0, len(data), EXPLAIN_BATCH):
         chunk = data[start : start + EXPLAIN_BATCH]
-        maps = method.explain(loaded.module, chunk, torch.full((len(chunk),), index), **(options or {}))
+        try:
+            maps = method.explain(loaded.module, chunk, torch.full((len(chunk),), index), **(options or {}))
+        except (ValueError, KeyError, IndexError) as exc:  # a bad option or layer: the user's error
+            raise SpecinterpError(f"explainer '{explainer}': {exc}") from None
         for name, value in maps.items():
             per_window.setdefault(name, []).append(value.detach().cpu().numpy())
     maps = {name: win.normalize(win.stitch(np.concatenate(parts), windows.starts, windows.total))
             for name, parts in per_window.items()}
-    return Explanation(
+    explanation = Explanation(
         source=label, model=loaded.name, explainer=explainer, target=index, prediction=prediction,
         spectrogram=spectrogram, maps=maps, waveform=waveform, sample_rate=frontend.DEFAULT.sample_rate,
         hop_length=frontend.DEFAULT.hop_length,
     )
+    explanation.summary = method.describe(explanation)
+    return explanation
 
 
 def render(explanation: Explanation, out_dir: str | Path, renderers: tuple[str, ...] = ("png", "wav")) -> list[Path]:

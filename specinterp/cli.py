@@ -77,7 +77,10 @@ def collect_audio(inputs: tuple[Path, ...]) -> list[Path]:
 @click.option("--out", default=DEFAULT_OUT, show_default=True, type=click.Path(path_type=Path), help="Output folder.")
 @click.option("--render", "renderers", default="png,wav", show_default=True, help="Renderers, comma-separated.")
 @click.option("--hop", default=64, show_default=True, type=click.IntRange(1, 128), help="Window hop in frames.")
-def explain(inputs, model, weights, explainer, target, out, renderers, hop) -> None:
+@click.option("--layer", help="Layer to explain (explainers that take one), e.g. conv2.")
+@click.option("--filters", help="Filters, numbered from 1, comma-separated, e.g. 1,8,16,32.")
+@click.option("--option", "extra", multiple=True, metavar="KEY=VALUE", help="Explainer-specific option (JSON value).")
+def explain(inputs, model, weights, explainer, target, out, renderers, hop, layer, filters, extra) -> None:
     """Predict the genre of each FILE and explain it: a PNG and a WAV per file under --out.
 
     Folders are searched recursively. Bad files are reported and skipped; the exit code is 0 when
@@ -95,10 +98,18 @@ def explain(inputs, model, weights, explainer, target, out, renderers, hop) -> N
     loaded = api.load_model(model, weights)
     method.check(loaded.module, loaded.name)
     command = "specinterp " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    options = parse_overrides(extra, "--option")
+    if layer:
+        options["layer"] = layer
+    if filters:
+        try:
+            options["filters"] = [int(f) for f in filters.split(",") if f.strip()]
+        except ValueError:
+            raise SpecinterpError(f"--filters expects numbers like 1,8,16,32, got '{filters}'") from None
     failures: list[tuple[Path, str]] = []
     for path in tqdm(files, desc="explain", unit="file", disable=len(files) < 2, file=sys.stderr):
         try:
-            explanation = api.explain(path, loaded, explainer, target, hop=hop)
+            explanation = api.explain(path, loaded, explainer, target, hop=hop, options=options)
             explanation.command = command
             written = api.render(explanation, out, chosen)
         except SpecinterpError as exc:
@@ -106,6 +117,8 @@ def explain(inputs, model, weights, explainer, target, out, renderers, hop) -> N
             continue
         top = ", ".join(f"{g} {p:.2f}" for g, p in explanation.prediction.top(3))
         click.echo(f"{path}: {explanation.prediction.genre}  (top-3: {top})")
+        if explanation.summary:
+            click.echo(f"  {explanation.summary}")
         for written_path in written:
             click.echo(f"  wrote {written_path}")
     if failures:
@@ -153,13 +166,13 @@ def train(model, dataset, data, split_name, seed, epochs, batch_size, lr, crops_
         click.echo(f"best checkpoint: {best} (config {best.with_suffix('.json')})")
 
 
-def parse_overrides(items: tuple[str, ...]) -> dict:
+def parse_overrides(items: tuple[str, ...], flag: str = "--set") -> dict:
     """``key=value`` pairs; values are JSON where they parse, strings otherwise."""
     parsed = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise SpecinterpError(f"--set expects KEY=VALUE, got '{item}'")
+            raise SpecinterpError(f"{flag} expects KEY=VALUE, got '{item}'")
         try:
             parsed[key] = json.loads(value)
         except json.JSONDecodeError:

@@ -82,7 +82,15 @@ class Explainer(ABC):
     def explain(
         self, model: "nn.Module", windows: "torch.Tensor", target: "torch.Tensor", **options: Any
     ) -> dict[str, "torch.Tensor"]:
-        """Maps per window: ``{map name: (N, n_mels, frames)}`` for target class per window ``(N,)``."""
+        """Maps per window: ``{map name: (N, n_mels, frames)}`` for target class per window ``(N,)``.
+
+        ``options`` come from the CLI's ``--layer``, ``--filters`` and ``--option key=value`` (values
+        parsed as JSON where possible); raise ``ValueError`` for an option the method does not take.
+        """
+
+    def describe(self, explanation: "Explanation") -> str:
+        """An optional one-paragraph answer in words, from the song-level maps ('' for none)."""
+        return ""
 
 
 # ---------------------------------------------------------------- datasets
@@ -198,6 +206,7 @@ class Explanation:
     sample_rate: int
     hop_length: int
     command: str = ""
+    summary: str = ""  # the explainer's answer in words, if it gives one
 
     @property
     def target_name(self) -> str:
