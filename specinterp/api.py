@@ -88,16 +88,23 @@ def explain(source: str | Path | np.ndarray, model: str | LoadedModel = "camcnn"
     explanation = Explanation(
         source=label, model=loaded.name, explainer=explainer, target=index, prediction=prediction,
         spectrogram=spectrogram, maps=maps, waveform=waveform, sample_rate=frontend.DEFAULT.sample_rate,
-        hop_length=frontend.DEFAULT.hop_length,
+        hop_length=frontend.DEFAULT.hop_length, weights=str(loaded.path or ""),
     )
     explanation.summary = method.describe(explanation)
     return explanation
 
 
-def render(explanation: Explanation, out_dir: str | Path, renderers: tuple[str, ...] = ("png", "wav")) -> list[Path]:
-    """Write the explanation with each named renderer; return the paths written."""
-    chosen = [registry().get("renderers", name) for name in renderers]
+def render(explanation: Explanation, out_dir: str | Path, renderers: tuple[str, ...] = ("png", "wav", "html"),
+           complement: bool = False) -> list[Path]:
+    """Write the explanation with each named renderer; return the paths written.
+
+    ``complement`` makes the wav renderer also write ``1 - map`` (what the network ignored). The html
+    renderer always writes both WAVs, which it plays, so ``wav`` is skipped beside ``html``.
+    """
+    names = [name for name in renderers if not (name == "wav" and "html" in renderers)]
+    chosen = [registry().get("renderers", name) for name in names]
     paths: list[Path] = []
-    for renderer in chosen:
-        paths += renderer.render(explanation, Path(out_dir))
+    for name, renderer in zip(names, chosen):
+        options = {"complement": complement} if name == "wav" else {}
+        paths += renderer.render(explanation, Path(out_dir), **options)
     return paths

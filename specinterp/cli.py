@@ -75,13 +75,15 @@ def collect_audio(inputs: tuple[Path, ...]) -> list[Path]:
 @click.option("--explainer", required=True, help="Explainer plugin name, e.g. cam.")
 @click.option("--target", help="Genre name or index to explain (default: the predicted genre).")
 @click.option("--out", default=DEFAULT_OUT, show_default=True, type=click.Path(path_type=Path), help="Output folder.")
-@click.option("--render", "renderers", default="png,wav", show_default=True, help="Renderers, comma-separated.")
+@click.option("--render", "renderers", default="png,wav,html", show_default=True, help="Renderers, comma-separated.")
+@click.option("--complement", is_flag=True,
+              help="Also write the complement WAV (what the network ignored); html always writes it.")
 @click.option("--hop", default=64, show_default=True, type=click.IntRange(1, 128), help="Window hop in frames.")
 @click.option("--layer", help="Layer to explain (explainers that take one), e.g. conv2.")
 @click.option("--filters", help="Filters, numbered from 1, comma-separated, e.g. 1,8,16,32.")
 @click.option("--option", "extra", multiple=True, metavar="KEY=VALUE", help="Explainer-specific option (JSON value).")
-def explain(inputs, model, weights, explainer, target, out, renderers, hop, layer, filters, extra) -> None:
-    """Predict the genre of each FILE and explain it: a PNG and a WAV per file under --out.
+def explain(inputs, model, weights, explainer, target, out, renderers, complement, hop, layer, filters, extra) -> None:
+    """Predict the genre of each FILE and explain it: a PNG, WAVs and an HTML report per file under --out.
 
     Folders are searched recursively. Bad files are reported and skipped; the exit code is 0 when
     all succeeded, 1 when some failed, 2 when none could run.
@@ -111,7 +113,7 @@ def explain(inputs, model, weights, explainer, target, out, renderers, hop, laye
         try:
             explanation = api.explain(path, loaded, explainer, target, hop=hop, options=options)
             explanation.command = command
-            written = api.render(explanation, out, chosen)
+            written = api.render(explanation, out, chosen, complement)
         except SpecinterpError as exc:
             failures.append((path, str(exc)))
             continue

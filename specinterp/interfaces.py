@@ -207,6 +207,7 @@ class Explanation:
     hop_length: int
     command: str = ""
     summary: str = ""  # the explainer's answer in words, if it gives one
+    weights: str = ""  # the model's weights file, when known
 
     @property
     def target_name(self) -> str:
@@ -215,6 +216,27 @@ class Explanation:
     @property
     def stem(self) -> str:
         return Path(self.source).stem
+
+    def save(self, out_dir: str | Path, renderers: tuple[str, ...] = ("png", "wav", "html")) -> list[Path]:
+        """Write the explanation with the named renderers, as ``specinterp explain`` does; return the paths."""
+        from specinterp import api
+
+        return api.render(self, out_dir, renderers)
+
+    def to_png(self) -> bytes:
+        """The PNG renderer's figure, as PNG bytes."""
+        from specinterp_plugins.renderers.png import png_bytes
+
+        return png_bytes(self)
+
+    def _repr_png_(self) -> bytes:
+        return self.to_png()
+
+    def _repr_html_(self) -> str:
+        """The report as an inline fragment; long songs' players hold an excerpt from the start."""
+        from specinterp_plugins.renderers.html import notebook_html
+
+        return notebook_html(self)
 
 
 # ---------------------------------------------------------------- renderers

@@ -1,9 +1,15 @@
-"""PNG renderer: the log-mel (time in seconds, frequency in Hz) with the map overlaid, a colour bar,
-and the genre timeline as a strip underneath. Long songs are downsampled for display only."""
+"""PNG renderer: one figure per explanation, ``<stem>.<explainer>.png``.
+
+One panel per map (the log-mel with the map overlaid, frequency in Hz, its own colour bar), panels in
+one column (two columns from four maps on), and the genre timeline once as a strip at the bottom,
+time in m:ss. Long songs are pooled to at most ``MAX_COLUMNS`` columns for display only.
+"""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -12,8 +18,22 @@ from specinterp.frontend import mel_band_hz
 from specinterp.interfaces import Explanation, Renderer
 from specinterp.outputs import atomic_write
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
 MAX_COLUMNS = 2400  # display width in spectrogram frames; longer songs are pooled for display
 HZ_TICKS = (0, 250, 500, 1000, 2000, 4000, 8000)
+TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)  # seconds between time ticks
+MAX_TIME_TICKS = 12
+MAX_LABELS = 20  # genre names written on the timeline strip, at most
+DPI = 110
+
+
+def clock(seconds: float) -> str:
+    """``m:ss``, e.g. ``3:07`` or ``60:00``."""
+    whole = int(round(seconds))
+    return f"{whole // 60}:{whole % 60:02d}"
 
 
 def display_columns(image: np.ndarray, reduce=np.mean) -> np.ndarray:
@@ -28,72 +48,132 @@ def display_columns(image: np.ndarray, reduce=np.mean) -> np.ndarray:
     return pooled
 
 
-def draw(explanation: Explanation, map_name: str):
-    """A matplotlib figure of one map over the spectrogram, with the genre timeline below."""
+def duration(explanation: Explanation) -> float:
+    """Seconds covered by the spectrogram."""
+    return explanation.spectrogram.shape[1] * explanation.hop_length / explanation.sample_rate
+
+
+def title(explanation: Explanation) -> str:
+    """File, model, explainer, target with its probability, predicted genre with its probability."""
+    p = explanation.prediction
+    return (f"{Path(explanation.source).name}  |  model {explanation.model}  |  explainer {explanation.explainer}  |  "
+            f"target {explanation.target_name} p={p.probabilities[explanation.target]:.2f}  |  "
+            f"predicted {p.genre} p={p.probabilities[p.index]:.2f}")
+
+
+def draw(explanation: Explanation) -> "Figure":
+    """The whole figure: a panel per map and the genre timeline strip at the bottom."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    seconds = explanation.spectrogram.shape[1] * explanation.hop_length / explanation.sample_rate
+    names = list(explanation.maps)
+    cols = 1 if len(names) < 4 else 2
+    rows = int(np.ceil(len(names) / cols))
+    fig = plt.figure(figsize=(12 * cols, 4.2 * rows + 1.4), constrained_layout=True)
+    grid = fig.add_gridspec(rows + 1, cols, height_ratios=[6] * rows + [1.1])
+    strip = fig.add_subplot(grid[rows, :])
+    for i, name in enumerate(names):
+        ax = fig.add_subplot(grid[i // cols, i % cols], sharex=strip)
+        _draw_panel(fig, ax, explanation, name, titled=len(names) > 1)
+    fig.suptitle(title(explanation), fontsize=11)
+    _draw_timeline(strip, explanation)
+    _format_time(strip, duration(explanation))
+    return fig
+
+
+def png_bytes(explanation: Explanation) -> bytes:
+    """The figure of :func:`draw` encoded as PNG."""
+    import matplotlib.pyplot as plt
+
+    fig = draw(explanation)
+    try:
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=DPI)
+        return buffer.getvalue()
+    finally:
+        plt.close(fig)
+
+
+def _draw_panel(fig: "Figure", ax: "Axes", explanation: Explanation, map_name: str, titled: bool) -> None:
+    """The log-mel in grey with one map over it, frequency ticks in Hz and a colour bar."""
     bands = mel_band_hz()
-    fig, (ax, strip) = plt.subplots(2, 1, figsize=(12, 5.2), gridspec_kw={"height_ratios": [6, 1]},
-                                    sharex=True, constrained_layout=True)
-    extent = (0.0, seconds, -0.5, len(bands) - 0.5)
+    extent = (0.0, duration(explanation), -0.5, len(bands) - 0.5)
     ax.imshow(display_columns(explanation.spectrogram), origin="lower", aspect="auto", extent=extent, cmap="gray")
     overlay = ax.imshow(display_columns(explanation.maps[map_name], np.max), origin="lower", aspect="auto",
                         extent=extent, cmap="inferno", alpha=0.55, vmin=0.0, vmax=1.0)
     ax.set_yticks([np.interp(hz, bands, np.arange(len(bands))) for hz in HZ_TICKS])
     ax.set_yticklabels([f"{hz / 1000:g}k" if hz >= 1000 else str(hz) for hz in HZ_TICKS])
     ax.set_ylabel("frequency (Hz)")
+    ax.tick_params(labelbottom=False)
+    if titled:
+        ax.set_title(map_name, fontsize=10)
     fig.colorbar(overlay, ax=ax, label=f"{map_name} (0-1, per song)", pad=0.01)
-    prediction = explanation.prediction
-    target = explanation.target_name
-    ax.set_title(f"{Path(explanation.source).name}  |  {explanation.model} / {map_name}  |  target {target} "
-                 f"p={prediction.probabilities[explanation.target]:.2f}  |  predicted {prediction.genre} "
-                 f"p={prediction.probabilities[prediction.index]:.2f}", fontsize=10)
-    _draw_timeline(strip, explanation, seconds)
-    strip.set_xlabel("time (s)")
-    return fig
 
 
-def _draw_timeline(ax, explanation: Explanation, seconds: float) -> None:
-    """One coloured span per window: its top genre, labelled where there is room."""
+def _format_time(ax: "Axes", seconds: float) -> None:
+    """m:ss ticks at a round step giving at most ``MAX_TIME_TICKS`` ticks."""
+    from matplotlib.ticker import FuncFormatter, MultipleLocator
+
+    step = next((s for s in TIME_STEPS if seconds / s <= MAX_TIME_TICKS), TIME_STEPS[-1])
+    ax.xaxis.set_major_locator(MultipleLocator(step))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: clock(x)))
+    ax.set_xlabel("time (m:ss)")
+    ax.set_xlim(0, seconds)
+
+
+def spans(explanation: Explanation) -> list[tuple[float, float, str, float]]:
+    """``(start, end, top genre, its probability)`` per window; a span lasts until the next window starts."""
+    timeline = explanation.prediction.timeline()
+    ends = [start for start, _, _ in timeline[1:]] + [duration(explanation)]
+    return [(start, end, genre, p) for (start, genre, p), end in zip(timeline, ends)]
+
+
+def runs(windows: list[tuple[float, float, str, float]]) -> list[tuple[float, float, str]]:
+    """Consecutive spans with the same genre merged: ``(start, end, genre)``."""
+    merged: list[tuple[float, float, str]] = []
+    for start, end, genre, _ in windows:
+        if merged and merged[-1][2] == genre:
+            merged[-1] = (merged[-1][0], end, genre)
+        else:
+            merged.append((start, end, genre))
+    return merged
+
+
+def _draw_timeline(ax: "Axes", explanation: Explanation) -> None:
+    """One span per window in its top genre's colour (opaque when sure), genre names on runs at least
+    1/``MAX_LABELS`` of the song wide (so at most ``MAX_LABELS``), and a legend of the genres present."""
     import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgba
+    from matplotlib.patches import Patch
 
-    prediction = explanation.prediction
-    colours = plt.get_cmap("tab10")
-    timeline = prediction.timeline()
-    ends = [start for start, _, _ in timeline[1:]] + [seconds]  # each window's span lasts until the next starts
-    labelled_every = max(1, int(np.ceil(len(timeline) / 24)))
-    for i, ((start, genre, p), end) in enumerate(zip(timeline, ends)):
-        ax.axvspan(start, end, color=colours(prediction.classes.index(genre) % 10), alpha=0.35 + 0.65 * p, lw=0)
-        if i % labelled_every == 0:
-            ax.text(start + 0.01 * (end - start), 0.5, genre, fontsize=7, va="center", clip_on=True)
+    classes = explanation.prediction.classes
+    colours = {genre: plt.get_cmap("tab10")(i % 10) for i, genre in enumerate(classes)}
+    windows = spans(explanation)
+    ax.broken_barh([(start, end - start) for start, end, _, _ in windows], (0, 1),
+                   facecolors=[to_rgba(colours[g], 0.35 + 0.65 * p) for _, _, g, p in windows], linewidth=0)
+    for start, end, genre in runs(windows):
+        if end - start >= duration(explanation) / MAX_LABELS:
+            ax.text((start + end) / 2, 0.5, genre, fontsize=8, ha="center", va="center", clip_on=True)
+    present = sorted({g for _, _, g, _ in windows}, key=classes.index)
+    ax.figure.legend(handles=[Patch(color=colours[g], label=g) for g in present], loc="outside lower center",
+                     ncol=len(present), fontsize=8, frameon=False)
+    ax.set_ylim(0, 1)
     ax.set_yticks([])
     ax.set_ylabel("genre", rotation=0, ha="right", va="center")
-    ax.set_xlim(0, seconds)
 
 
 class PngRenderer(Renderer):
     name = "png"
     suffix = ".png"
-    description = "log-mel with the map overlaid (seconds x Hz), colour bar, genre timeline"
+    description = "log-mel with each map overlaid (m:ss x Hz), colour bars, genre timeline; one grid per explanation"
 
     def render(self, explanation: Explanation, out_dir: Path) -> list[Path]:
-        import matplotlib.pyplot as plt
-
-        paths = []
-        for map_name in explanation.maps:
-            fig = draw(explanation, map_name)
-            label = explanation.explainer if map_name == explanation.explainer else f"{explanation.explainer}.{map_name}"
-            target = Path(out_dir) / f"{explanation.stem}.{label}{self.suffix}"
-            try:
-                paths.append(atomic_write(target, lambda tmp: fig.savefig(tmp, format="png", dpi=110),
-                                          protect=Path(explanation.source)))
-            finally:
-                plt.close(fig)
-        return paths
+        """``<stem>.<explainer>.png``: all maps in one figure."""
+        data = png_bytes(explanation)
+        target = Path(out_dir) / f"{explanation.stem}.{explanation.explainer}{self.suffix}"
+        return [atomic_write(target, lambda tmp: tmp.write_bytes(data), protect=Path(explanation.source))]
 
 
 @hookimpl

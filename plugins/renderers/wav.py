@@ -1,32 +1,67 @@
-"""WAV renderer: the explanation heard. The map is a mask on the original STFT (phase kept)."""
+"""WAV renderer: the explanation heard. The map is a mask on the original STFT (phase kept).
+
+Per map it writes ``<stem>.<label>.wav`` (mask = map: what the network used) and, when asked,
+``<stem>.<label>.complement.wav`` (mask = 1 - map: what it ignored). The two masks sum to one, so the
+two files sum to the decoded input up to rounding. Both have the input's duration at the analysis rate.
+The complement is written when ``render(..., complement=True)`` (CLI ``--complement``) asks for it,
+and always by the HTML renderer, which plays it.
+"""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import numpy as np
 import soundfile as sf
 
 from specinterp import hookimpl
-from specinterp.frontend import apply_mask
+from specinterp.frontend import DEFAULT, apply_mask
 from specinterp.interfaces import Explanation, Renderer
 from specinterp.outputs import atomic_write
+
+
+def label(explanation: Explanation, map_name: str) -> str:
+    """The file-name label of one map: the explainer, plus the map name when they differ."""
+    return explanation.explainer if map_name == explanation.explainer else f"{explanation.explainer}.{map_name}"
+
+
+def listen(explanation: Explanation, map_name: str, complement: bool = False, samples: int | None = None) -> np.ndarray:
+    """The waveform masked by the map (or ``1 - map``); ``samples`` limits it to the song's start."""
+    waveform = explanation.waveform[:samples]
+    mask = explanation.maps[map_name][:, : DEFAULT.frames(len(waveform))]
+    return apply_mask(waveform, 1.0 - mask if complement else mask)
+
+
+def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
+    """16-bit PCM WAV file contents."""
+    buffer = io.BytesIO()
+    sf.write(buffer, audio, sample_rate, subtype="PCM_16", format="WAV")
+    return buffer.getvalue()
+
+
+def write_wav(target: Path, audio: np.ndarray, explanation: Explanation) -> Path:
+    """Write ``audio`` as a 16-bit WAV atomically, never over the input."""
+    return atomic_write(target, lambda tmp: tmp.write_bytes(wav_bytes(audio, explanation.sample_rate)),
+                        protect=Path(explanation.source))
+
+
+def track_path(explanation: Explanation, out_dir: Path, map_name: str, complement: bool = False) -> Path:
+    """Where the WAV of one map (or its complement) goes."""
+    extra = ".complement" if complement else ""
+    return Path(out_dir) / f"{explanation.stem}.{label(explanation, map_name)}{extra}.wav"
 
 
 class WavRenderer(Renderer):
     name = "wav"
     suffix = ".wav"
-    description = "the map applied as a mask to the original STFT and inverted with its own phase"
+    description = "the map applied as a mask to the original STFT and inverted with its own phase (and its complement)"
 
-    def render(self, explanation: Explanation, out_dir: Path) -> list[Path]:
-        paths = []
-        for map_name, mask in explanation.maps.items():
-            audio = apply_mask(explanation.waveform, mask)
-            label = explanation.explainer if map_name == explanation.explainer else f"{explanation.explainer}.{map_name}"
-            target = Path(out_dir) / f"{explanation.stem}.{label}{self.suffix}"
-            paths.append(atomic_write(
-                target, lambda tmp: sf.write(tmp, audio, explanation.sample_rate, subtype="PCM_16", format="WAV"),
-                protect=Path(explanation.source)))
-        return paths
+    def render(self, explanation: Explanation, out_dir: Path, complement: bool = False) -> list[Path]:
+        """One WAV per map; with ``complement`` also one per ``1 - map``."""
+        variants = (False, True) if complement else (False,)
+        return [write_wav(track_path(explanation, out_dir, name, inverse), listen(explanation, name, inverse), explanation)
+                for name in explanation.maps for inverse in variants]
 
 
 @hookimpl

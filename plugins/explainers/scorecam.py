@@ -1,0 +1,89 @@
+"""Score-CAM (Wang et al. 2020): a layer's maps weighted by how far each, used as a mask on the input,
+raises the target's softmax score above that of a silent window. Captum has no Score-CAM.
+
+Channel ``k``'s map ``A_k``, upsampled to the window and scaled to [0, 1], is a mask ``M_k``. The masked
+window fades toward the window's minimum (silence, not 0 dB) where the mask is low:
+``x_k = m + (x - m) M_k``. The weight is the increase in confidence, ``w_k = p_c(x_k) - p_c(m)``, and the
+map is ``ReLU(sum_k w_k A_k)`` on the layer's grid, upsampled to the window as CAM.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from captum.attr import LayerActivation
+from torch import nn
+
+from specinterp import hookimpl
+from specinterp.interfaces import Explainer
+from specinterp_plugins.explainers.gradcam import evaluating, find_layer, positive_int, read_options, upsample
+
+DEFAULTS = {"layer": "features", "batch_size": 64}
+
+
+def conv_maps(output: Any, layer: str) -> torch.Tensor:
+    """``output`` if it is a batch of maps ``(N, C, h, w)``, else a ``ValueError`` naming the layer."""
+    if not isinstance(output, torch.Tensor) or output.dim() != 4:
+        shape = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
+        raise ValueError(f"layer {layer!r} gives {shape}, not maps (N, C, h, w)")
+    return output
+
+
+def silence(windows: torch.Tensor) -> torch.Tensor:
+    """Each window's minimum ``(N, 1, 1, 1)``: the level masked content fades to."""
+    return windows.amin(dim=(1, 2, 3), keepdim=True)
+
+
+def unit_masks(maps: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
+    """Maps ``(B, h, w)`` upsampled to ``(B, *size)`` and scaled to [0, 1] each (a flat map gives zeros)."""
+    up = upsample(maps[:, None], size)
+    low = up.amin(dim=(1, 2), keepdim=True)
+    high = up.amax(dim=(1, 2), keepdim=True)
+    return (up - low) / (high - low).clamp_min(1e-12)
+
+
+def target_scores(model: nn.Module, windows: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Softmax probability of each window's target ``(N,)``."""
+    return model(windows).softmax(dim=1).gather(1, target[:, None])[:, 0]
+
+
+def channel_weights(model: nn.Module, windows: torch.Tensor, target: torch.Tensor, activations: torch.Tensor,
+                    batch_size: int) -> torch.Tensor:
+    """``w[n, k] = p(masked by channel k) - p(silent window)``, masked forwards in batches ``(N, K)``."""
+    n, k = activations.shape[:2]
+    floor = silence(windows)
+    baseline = target_scores(model, floor.expand_as(windows), target)
+    pairs = torch.cartesian_prod(torch.arange(n), torch.arange(k)).view(-1, 2)
+    scores = []
+    for chunk in pairs.split(batch_size):
+        i, j = chunk.unbind(1)
+        masks = unit_masks(activations[i, j], windows.shape[-2:])[:, None]
+        scores.append(target_scores(model, floor[i] + (windows[i] - floor[i]) * masks, target[i]))
+    return torch.cat(scores).view(n, k) - baseline[:, None]
+
+
+def score_cam(model: nn.Module, layer: str, windows: torch.Tensor, target: torch.Tensor,
+              batch_size: int) -> torch.Tensor:
+    """Score-CAM on the layer's grid ``(N, h, w)``."""
+    activations = conv_maps(LayerActivation(model, find_layer(model, layer)).attribute(windows), layer)
+    weights = channel_weights(model, windows, target, activations, batch_size)
+    return torch.relu(torch.einsum("nk,nkhw->nhw", weights, activations))
+
+
+class ScoreCAM(Explainer):
+    name = "scorecam"
+    description = "Score-CAM: a layer's maps weighted by the target score of the input masked by each"
+
+    def explain(self, model: nn.Module, windows: torch.Tensor, target: torch.Tensor,
+                **options: Any) -> dict[str, torch.Tensor]:
+        chosen = read_options(options, DEFAULTS)
+        batch_size = positive_int(chosen["batch_size"], "batch_size")
+        with evaluating(model), torch.no_grad():
+            low = score_cam(model, chosen["layer"], windows, target, batch_size)
+        return {"scorecam": upsample(low[:, None], windows.shape[-2:])}
+
+
+@hookimpl
+def register_explainers(register) -> None:
+    register(ScoreCAM())

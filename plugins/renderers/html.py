@@ -1,0 +1,191 @@
+"""HTML renderer: ``<stem>.html``, one self-contained report per song.
+
+The page shows the PNG figure (inlined), players for the original, each map's explanation and its
+complement, the top-3 genres, the genre timeline, the explainer's summary, and the command and model
+that made it. It writes the explanation and complement WAVs beside itself (``<stem>.<label>.wav`` and
+``<stem>.<label>.complement.wav``; so ``wav`` next to ``html`` adds nothing). While all players
+together last at most ``INLINE_SECONDS`` the audio is inlined as data URIs; beyond that the players
+link the WAVs beside the page by relative path, the decoded original included
+(``<stem>.original.wav``), and the page says so. No scripts, no external resources.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from urllib.parse import quote
+
+from specinterp import hookimpl
+from specinterp.interfaces import Explanation, Renderer
+from specinterp.outputs import atomic_write
+from specinterp_plugins.renderers import png, wav
+
+INLINE_SECONDS = 1800.0  # all players together (3 x 10 minutes for one map); longer audio is linked
+NOTEBOOK_SECONDS = 180.0  # all players together in a notebook (3 x 1 minute); longer songs play their start
+TOP = 3
+
+CSS = """
+.specinterp { font: 15px/1.45 system-ui, sans-serif; color: #222; max-width: 1400px; margin: 0 auto; padding: 1em; }
+.specinterp h1 { font-size: 1.4em; margin: 0 0 .3em; word-break: break-all; }
+.specinterp h2 { font-size: 1.1em; margin: 1.4em 0 .4em; }
+.specinterp img { max-width: 100%; height: auto; border: 1px solid #ddd; }
+.specinterp table { border-collapse: collapse; }
+.specinterp th, .specinterp td { text-align: left; padding: .2em .8em .2em 0; border-bottom: 1px solid #eee; }
+.specinterp td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.specinterp audio { width: min(36em, 90vw); vertical-align: middle; }
+.specinterp .scroll { max-height: 22em; overflow-y: auto; display: inline-block; }
+.specinterp .note { color: #666; font-size: .9em; }
+.specinterp pre { background: #f5f5f5; padding: .6em; white-space: pre-wrap; word-break: break-all; }
+"""
+
+
+@dataclass(frozen=True)
+class Track:
+    """One player: what it plays, its ``src`` (data URI or relative path)."""
+
+    label: str
+    src: str
+
+
+def data_uri(data: bytes, mime: str) -> str:
+    """``data:`` URI holding ``data`` in base64."""
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def track_labels(explanation: Explanation) -> list[str]:
+    """Player labels in page order: the original, then each map and its complement."""
+    labels = ["original"]
+    for name in explanation.maps:
+        labels += [f"what the network used ({name})", f"what it ignored (1 - {name})"]
+    return labels
+
+
+def seconds(explanation: Explanation) -> float:
+    """The song's duration."""
+    return len(explanation.waveform) / explanation.sample_rate
+
+
+def inlined(explanation: Explanation) -> bool:
+    """Whether every player's audio fits in ``INLINE_SECONDS`` together."""
+    return seconds(explanation) * len(track_labels(explanation)) <= INLINE_SECONDS
+
+
+def page_tracks(explanation: Explanation, out_dir: Path) -> tuple[list[Track], list[Path]]:
+    """Write the WAVs the page plays; return its players (inlined or linked) and the paths written."""
+    written = wav.WavRenderer().render(explanation, out_dir, complement=True)
+    labels = track_labels(explanation)
+    if inlined(explanation):
+        original = wav.wav_bytes(explanation.waveform, explanation.sample_rate)
+        sources = [original] + [path.read_bytes() for path in written]
+        return [Track(lbl, data_uri(data, "audio/wav")) for lbl, data in zip(labels, sources)], written
+    original = wav.write_wav(Path(out_dir) / f"{explanation.stem}.original.wav", explanation.waveform, explanation)
+    files = [original] + written
+    return [Track(lbl, quote(path.name)) for lbl, path in zip(labels, files)], files
+
+
+def excerpt_tracks(explanation: Explanation) -> tuple[list[Track], int]:
+    """Players computed in memory over at most ``NOTEBOOK_SECONDS`` in all: the song's start when long."""
+    labels = track_labels(explanation)
+    samples = min(len(explanation.waveform), int(NOTEBOOK_SECONDS / len(labels) * explanation.sample_rate))
+    audio = [explanation.waveform[:samples]]
+    for name in explanation.maps:
+        audio += [wav.listen(explanation, name, False, samples), wav.listen(explanation, name, True, samples)]
+    return [Track(lbl, data_uri(wav.wav_bytes(a, explanation.sample_rate), "audio/wav"))
+            for lbl, a in zip(labels, audio)], samples
+
+
+def _players(tracks: list[Track], note: str) -> str:
+    rows = "".join(f'<tr><th>{escape(t.label)}</th><td><audio controls preload="metadata" src="{escape(t.src)}">'
+                   f"</audio></td></tr>" for t in tracks)
+    hint = f'<p class="note">{escape(note)}</p>' if note else ""
+    return f"<h2>Listen</h2>{hint}<table>{rows}</table>"
+
+
+def _headline(explanation: Explanation) -> str:
+    p = explanation.prediction
+    return (f"<h1>{escape(Path(explanation.source).name)}</h1>"
+            f"<p>Predicted <b>{escape(p.genre)}</b> (p={p.probabilities[p.index]:.2f}). "
+            f"Explained: <b>{escape(explanation.target_name)}</b> (p={p.probabilities[explanation.target]:.2f}) "
+            f"by <b>{escape(explanation.explainer)}</b> on model <b>{escape(explanation.model)}</b>; "
+            f"{png.clock(seconds(explanation))} long.</p>")
+
+
+def _summary(explanation: Explanation) -> str:
+    return f"<h2>In words</h2><p>{escape(explanation.summary)}</p>" if explanation.summary else ""
+
+
+def _figure(explanation: Explanation) -> str:
+    alt = f"{explanation.explainer} maps over the log-mel spectrogram, with the genre timeline"
+    return f'<img alt="{escape(alt)}" src="{data_uri(explanation.to_png(), "image/png")}">'
+
+
+def _top(explanation: Explanation) -> str:
+    rows = "".join(f'<tr><td>{escape(g)}</td><td class="num">{p:.3f}</td></tr>'
+                   for g, p in explanation.prediction.top(TOP))
+    return f"<h2>Top-{TOP} genres</h2><table><tr><th>genre</th><th>probability</th></tr>{rows}</table>"
+
+
+def _timeline(explanation: Explanation) -> str:
+    rows = "".join(f'<tr><td class="num">{png.clock(start)}</td><td>{escape(g)}</td><td class="num">{p:.2f}</td></tr>'
+                   for start, g, p in explanation.prediction.timeline())
+    return ("<h2>Genre timeline</h2><p class=\"note\">Top genre of each analysis window.</p>"
+            f'<div class="scroll"><table><tr><th>start</th><th>genre</th><th>probability</th></tr>{rows}</table></div>')
+
+
+def _provenance(explanation: Explanation) -> str:
+    command = explanation.command or "(made through the Python API)"
+    weights = explanation.weights or "unknown"
+    return (f"<h2>How this was made</h2><pre><code>{escape(command)}</code></pre>"
+            f"<table><tr><th>model</th><td>{escape(explanation.model)}</td></tr>"
+            f"<tr><th>weights</th><td>{escape(weights)}</td></tr>"
+            f"<tr><th>explainer</th><td>{escape(explanation.explainer)}</td></tr>"
+            f"<tr><th>target</th><td>{escape(explanation.target_name)}</td></tr></table>")
+
+
+def fragment(explanation: Explanation, tracks: list[Track], note: str = "") -> str:
+    """The report as an HTML fragment (its CSS scoped to ``.specinterp``)."""
+    parts = [_headline(explanation), _summary(explanation), _figure(explanation), _players(tracks, note),
+             _top(explanation), _timeline(explanation), _provenance(explanation)]
+    return f'<div class="specinterp"><style>{CSS}</style>{"".join(parts)}</div>'
+
+
+def document(explanation: Explanation, tracks: list[Track], note: str = "") -> str:
+    """A whole HTML page around :func:`fragment`."""
+    name = escape(Path(explanation.source).name)
+    return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{name}: {escape(explanation.explainer)} explanation</title></head>"
+            f"<body>{fragment(explanation, tracks, note)}</body></html>\n")
+
+
+def notebook_html(explanation: Explanation) -> str:
+    """The fragment with in-memory players, an excerpt from the start for long songs."""
+    tracks, samples = excerpt_tracks(explanation)
+    note = "" if samples == len(explanation.waveform) else (
+        f"The players play the first {png.clock(samples / explanation.sample_rate)} of "
+        f"{png.clock(seconds(explanation))}; save() writes the full WAVs.")
+    return fragment(explanation, tracks, note)
+
+
+class HtmlRenderer(Renderer):
+    name = "html"
+    suffix = ".html"
+    description = "a self-contained page: figure, players (original, explanation, complement), genres, provenance"
+
+    def render(self, explanation: Explanation, out_dir: Path) -> list[Path]:
+        """The explanation and complement WAVs, for long songs the original, then ``<stem>.html``."""
+        tracks, written = page_tracks(explanation, out_dir)
+        note = "" if inlined(explanation) else (
+            f"This song is {png.clock(seconds(explanation))} long, too long to inline its audio: the players "
+            "play the WAV files written beside this page, so keep them together.")
+        page = document(explanation, tracks, note)
+        target = Path(out_dir) / f"{explanation.stem}{self.suffix}"
+        return written + [atomic_write(target, lambda tmp: tmp.write_text(page, encoding="utf-8"),
+                                       protect=Path(explanation.source))]
+
+
+@hookimpl
+def register_renderers(register) -> None:
+    register(HtmlRenderer())
