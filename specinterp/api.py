@@ -64,7 +64,8 @@ def explain(source: str | Path | np.ndarray, model: str | LoadedModel = "camcnn"
     """Predict a song and explain the prediction (or ``target``) with one explainer.
 
     Maps are computed per window, stitched into one song-length map (overlaps averaged) and scaled to
-    [0, 1] by the song's own minimum and maximum.
+    [0, 1] by the song's own minimum and maximum (one scale for all maps where the explainer asks for
+    ``shared_scale``).
     """
     loaded = _as_model(model, weights)
     method = registry().get("explainers", explainer)
@@ -83,12 +84,12 @@ def explain(source: str | Path | np.ndarray, model: str | LoadedModel = "camcnn"
             raise SpecinterpError(f"explainer '{explainer}': {exc}") from None
         for name, value in maps.items():
             per_window.setdefault(name, []).append(value.detach().cpu().numpy())
-    maps = {name: win.normalize(win.stitch(np.concatenate(parts), windows.starts, windows.total))
-            for name, parts in per_window.items()}
+    stitched = {name: win.stitch(np.concatenate(parts), windows.starts, windows.total) for name, parts in per_window.items()}
+    maps = win.normalize_together(stitched) if method.shared_scale else {k: win.normalize(v) for k, v in stitched.items()}
     explanation = Explanation(
         source=label, model=loaded.name, explainer=explainer, target=index, prediction=prediction,
         spectrogram=spectrogram, maps=maps, waveform=waveform, sample_rate=frontend.DEFAULT.sample_rate,
-        hop_length=frontend.DEFAULT.hop_length, weights=str(loaded.path or ""),
+        hop_length=frontend.DEFAULT.hop_length, weights=str(loaded.path or ""), options=dict(options or {}),
     )
     explanation.summary = method.describe(explanation)
     return explanation

@@ -65,6 +65,7 @@ class Explainer(ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
     requires: ClassVar[frozenset[str]] = frozenset()
+    shared_scale: ClassVar[bool] = False  # True: all maps of one song share one min/max (comparable maps)
 
     def check(self, model: "nn.Module", model_name: str) -> None:
         """Raise :class:`IncompatibleExplainer`, naming model and explainer, if a need is unmet."""
@@ -208,6 +209,7 @@ class Explanation:
     command: str = ""
     summary: str = ""  # the explainer's answer in words, if it gives one
     weights: str = ""  # the model's weights file, when known
+    options: dict[str, Any] = field(default_factory=dict)  # the explainer options used
 
     @property
     def target_name(self) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import importlib.metadata
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pluggy
 

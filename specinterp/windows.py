@@ -62,3 +62,12 @@ def normalize(song_map: np.ndarray) -> np.ndarray:
     if hi - lo <= 1e-12:
         return np.zeros_like(song_map, dtype=np.float32)
     return ((song_map - lo) / (hi - lo)).astype(np.float32)
+
+
+def normalize_together(maps: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Scale several song-level maps to [0, 1] by their joint min and max, keeping them comparable."""
+    lo = min(float(m.min()) for m in maps.values())
+    hi = max(float(m.max()) for m in maps.values())
+    if hi - lo <= 1e-12:
+        return {name: np.zeros_like(m, dtype=np.float32) for name, m in maps.items()}
+    return {name: ((m - lo) / (hi - lo)).astype(np.float32) for name, m in maps.items()}

@@ -34,3 +34,9 @@ def test_normalize():
     m = np.array([[2.0, 4.0, 6.0]])
     np.testing.assert_allclose(win.normalize(m), [[0, 0.5, 1]])
     assert np.all(win.normalize(np.ones((3, 3))) == 0)
+
+
+def test_normalize_together_keeps_maps_comparable():
+    maps = win.normalize_together({"a": np.array([[0.0, 1.0]]), "b": np.array([[2.0, 4.0]])})
+    np.testing.assert_allclose(maps["a"], [[0, 0.25]])
+    np.testing.assert_allclose(maps["b"], [[0.5, 1]])

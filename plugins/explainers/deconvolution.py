@@ -17,7 +17,7 @@ from torch import nn
 from specinterp import hookimpl
 from specinterp.interfaces import Explainer
 from specinterp_plugins.explainers.filtermaps import filter_numbers
-from specinterp_plugins.explainers.gradcam import evaluating, find_layer, read_options
+from specinterp_plugins.explainers.common import evaluating, find_layer, read_options
 
 
 class FilterPeaks(nn.Module):

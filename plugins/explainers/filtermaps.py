@@ -13,7 +13,7 @@ from torch import nn
 
 from specinterp import hookimpl
 from specinterp.interfaces import Explainer
-from specinterp_plugins.explainers.gradcam import evaluating, find_layer, read_options, upsample
+from specinterp_plugins.explainers.common import evaluating, find_layer, read_options, upsample
 
 STUDY_FILTERS = (1, 8, 16, 32)
 

@@ -12,7 +12,7 @@ from torch import nn
 
 from specinterp import hookimpl
 from specinterp.interfaces import Explainer
-from specinterp_plugins.explainers.gradcam import evaluating, read_options
+from specinterp_plugins.explainers.common import evaluating, read_options
 
 
 class GuidedBackpropagation(Explainer):

@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader
 from specinterp import frontend, hookimpl
 from specinterp.interfaces import Explainer, Explanation
 from specinterp.windows import WINDOW_FRAMES
-from specinterp_plugins.explainers.gradcam import evaluating, positive_int, read_options
+from specinterp_plugins.explainers.common import evaluating, positive_int, read_options
 
 PARTS = ("harmonic", "percussive")
 DEFAULT_BANDS = (0.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 11025.0)
@@ -172,6 +172,7 @@ def top_cells(maps: dict[str, np.ndarray], edges: tuple[float, ...], span: int) 
 
 
 class LimeMusic(Explainer):
+    shared_scale = True  # harmonic and percussive weights are comparable: one scale for both maps
     name = "lime-music"
     description = "LIME over harmonic / percussive parts x frequency bands x time segments, answered in words"
 
@@ -189,24 +190,25 @@ class LimeMusic(Explainer):
         return {part: positive[:, i] for i, part in enumerate(PARTS)}
 
     def describe(self, explanation: Explanation) -> str:
-        """The top cells of the song maps on the default grid (bands, spans of a quarter window)."""
+        """The top cells of the song maps on the grid the explanation used (bands x segments)."""
         if not all(part in explanation.maps for part in PARTS):
             return ""
-        span = WINDOW_FRAMES // DEFAULTS["segments"]
-        cells = top_cells(explanation.maps, DEFAULT_BANDS, span)
+        chosen = {**DEFAULTS, **explanation.options}
+        bands = tuple(float(hz) for hz in chosen["bands"])
+        span = WINDOW_FRAMES // int(chosen["segments"])
+        cells = top_cells(explanation.maps, bands, span)
         genre = explanation.target_name
         if not cells:
             return f"No harmonic or percussive part of any band raised the score of '{genre}'."
         frames = explanation.maps[PARTS[0]].shape[1]
         per_frame = explanation.hop_length / explanation.sample_rate
         phrases = [
-            f"the {PARTS[part]} part of {hz_label(DEFAULT_BANDS[band], DEFAULT_BANDS[band + 1])} in "
+            f"the {PARTS[part]} part of {hz_label(bands[band], bands[band + 1])} in "
             f"{clock(math.floor(cell * span * per_frame))}-{clock(math.ceil(min((cell + 1) * span, frames) * per_frame))}"
             for part, band, cell in cells
         ]
         text = f"{phrases[0]} drove '{genre}' most" + "".join(f"; then {p}" for p in phrases[1:]) + "."
         return text[0].upper() + text[1:]
-
 
 @hookimpl
 def register_explainers(register) -> None:

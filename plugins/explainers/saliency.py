@@ -13,7 +13,7 @@ from torch import nn
 
 from specinterp import hookimpl
 from specinterp.interfaces import Explainer
-from specinterp_plugins.explainers.gradcam import evaluating, positive_int, read_options
+from specinterp_plugins.explainers.common import evaluating, positive_int, read_options
 
 EXAMPLES_PER_PASS = 64  # noisy windows per forward/backward pass of SmoothGrad
 

@@ -17,7 +17,7 @@ from torch import nn
 
 from specinterp import hookimpl
 from specinterp.interfaces import Explainer
-from specinterp_plugins.explainers.gradcam import evaluating, find_layer, positive_int, read_options, upsample
+from specinterp_plugins.explainers.common import evaluating, find_layer, positive_int, read_options, upsample
 
 DEFAULTS = {"layer": "features", "batch_size": 64}
 
