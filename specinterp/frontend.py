@@ -100,12 +100,32 @@ class MaskInverter(nn.Module):
         return self.istft(masked, length=waveform.shape[-1])
 
 
-def apply_mask(waveform: np.ndarray, mel_mask: np.ndarray, config: FrontendConfig = DEFAULT) -> np.ndarray:
-    """Numpy convenience around :class:`MaskInverter`."""
+def apply_mask(waveform: np.ndarray, mel_mask: np.ndarray, config: FrontendConfig = DEFAULT,
+               block_frames: int = 4096) -> np.ndarray:
+    """Numpy convenience around :class:`MaskInverter`, in blocks of ``block_frames`` STFT frames.
+
+    Each block is inverted with a margin of frames on both sides that covers the window's reach, and
+    only its centre is kept, so the result equals inverting the whole song at once (up to rounding)
+    while the complex STFT of a long song never exists in full.
+    """
+    inverter = MaskInverter(config)
+    hop = config.hop_length
+    margin = config.n_fft // hop + 1
+    frames = mel_mask.shape[1]
+    if frames != config.frames(len(waveform)):
+        raise ValueError(f"mask has {frames} frames, the audio has {config.frames(len(waveform))}")
+    out = np.empty(len(waveform), dtype=np.float32)
     with torch.no_grad():
-        out = MaskInverter(config)(torch.from_numpy(np.ascontiguousarray(waveform, dtype=np.float32)),
-                                   torch.from_numpy(np.ascontiguousarray(mel_mask, dtype=np.float32)))
-    return out.numpy()
+        for start in range(0, frames, block_frames):
+            stop = min(start + block_frames, frames)
+            lo, hi = max(0, start - margin), min(frames, stop + margin)
+            first, last = lo * hop, len(waveform) if hi == frames else (hi - 1) * hop + 1
+            piece = torch.from_numpy(np.ascontiguousarray(waveform[first:last], dtype=np.float32))
+            mask = torch.from_numpy(np.ascontiguousarray(mel_mask[:, lo:hi], dtype=np.float32))
+            audio = inverter(piece, mask).numpy()
+            keep_from, keep_to = start * hop, stop * hop if stop < frames else len(waveform)
+            out[keep_from:keep_to] = audio[keep_from - first : keep_to - first]
+    return out
 
 
 def spectral_convergence(reference: np.ndarray, estimate: np.ndarray, config: FrontendConfig = DEFAULT) -> float:
