@@ -142,7 +142,7 @@ def test_html_report_is_self_contained(explanation, tmp_path):
     explanation = dataclasses.replace(explanation, command="specinterp explain --explainer cam song.wav",
                                       summary="It listened to <the 1.7 kHz tone> & little else.")
     paths = html.HtmlRenderer().render(explanation, tmp_path)
-    assert [p.name for p in paths] == ["song.cam.wav", "song.cam.complement.wav", "song.html"]
+    assert [p.name for p in paths] == ["song.cam.wav", "song.cam.complement.wav", "song.cam.html"]
     page = paths[-1].read_text()
     assert "<script" not in page and "http://" not in page and "https://" not in page
     [image] = re.findall(r'<img [^>]*src="(data:image/png;base64,[^"]+)"', page)
@@ -169,7 +169,7 @@ def test_html_escapes_every_text(explanation):
 def test_long_song_links_the_wavs_beside_the_page(explanation, tmp_path, monkeypatch):
     monkeypatch.setattr(html, "INLINE_SECONDS", 10.0)
     paths = html.HtmlRenderer().render(explanation, tmp_path)
-    assert [p.name for p in paths] == ["song.original.wav", "song.cam.wav", "song.cam.complement.wav", "song.html"]
+    assert [p.name for p in paths] == ["song.original.wav", "song.cam.wav", "song.cam.complement.wav", "song.cam.html"]
     page = paths[-1].read_text()
     sources = re.findall(r'<audio [^>]*src="([^"]+)"', page)
     assert sources == ["song.original.wav", "song.cam.wav", "song.cam.complement.wav"]
@@ -181,7 +181,7 @@ def test_long_song_links_the_wavs_beside_the_page(explanation, tmp_path, monkeyp
 
 def test_save_writes_what_the_cli_writes(explanation, tmp_path):
     paths = explanation.save(tmp_path)
-    assert [p.name for p in paths] == ["song.cam.png", "song.cam.wav", "song.cam.complement.wav", "song.html"]
+    assert [p.name for p in paths] == ["song.cam.png", "song.cam.wav", "song.cam.complement.wav", "song.cam.html"]
     assert [p.name for p in explanation.save(tmp_path / "wav", renderers=("wav",))] == ["song.cam.wav"]
 
 
@@ -206,10 +206,10 @@ def test_notebook_audio_is_bounded_for_long_songs(explanation, monkeypatch):
 def test_cli_writes_png_wav_and_html_by_default(song, tmp_path):
     result = CliRunner().invoke(cli, ["explain", "--explainer", "cam", "--out", str(tmp_path), song])
     assert result.exit_code == 0, result.output
-    names = ["song.cam.png", "song.cam.wav", "song.cam.complement.wav", "song.html"]
+    names = ["song.cam.png", "song.cam.wav", "song.cam.complement.wav", "song.cam.html"]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names)
     assert all(f"wrote {tmp_path / n}" in result.output for n in names)
-    assert "<pre><code>specinterp " in (tmp_path / "song.html").read_text()
+    assert "<pre><code>specinterp " in (tmp_path / "song.cam.html").read_text()
 
 
 @pytest.mark.parametrize("args, names", [

@@ -1,4 +1,4 @@
-"""HTML renderer: ``<stem>.html``, one self-contained report per song.
+"""HTML renderer: ``<stem>.<explainer>.html``, one self-contained report per song and explainer.
 
 The page shows the PNG figure (inlined), players for the original, each map's explanation and its
 complement, the top-3 genres, the genre timeline, the explainer's summary, and the command and model
@@ -175,13 +175,13 @@ class HtmlRenderer(Renderer):
     description = "a self-contained page: figure, players (original, explanation, complement), genres, provenance"
 
     def render(self, explanation: Explanation, out_dir: Path) -> list[Path]:
-        """The explanation and complement WAVs, for long songs the original, then ``<stem>.html``."""
+        """The explanation and complement WAVs, for long songs the original, then ``<stem>.<explainer>.html``."""
         tracks, written = page_tracks(explanation, out_dir)
         note = "" if inlined(explanation) else (
             f"This song is {png.clock(seconds(explanation))} long, too long to inline its audio: the players "
             "play the WAV files written beside this page, so keep them together.")
         page = document(explanation, tracks, note)
-        target = Path(out_dir) / f"{explanation.stem}{self.suffix}"
+        target = Path(out_dir) / f"{explanation.stem}.{explanation.explainer}{self.suffix}"
         return written + [atomic_write(target, lambda tmp: tmp.write_text(page, encoding="utf-8"),
                                        protect=Path(explanation.source))]
 
