@@ -35,10 +35,8 @@ def song(tmp_path: Path) -> Path:
 GENRE_TONES = {"blues": (110.0, 165.0), "classical": (880.0, 1320.0), "rock": (3000.0, 4500.0)}
 
 
-@pytest.fixture
-def fake_gtzan(tmp_path: Path) -> Path:
+def make_fake_gtzan(root: Path) -> Path:
     """A GTZAN-shaped folder: three genres of 8 distinct 4-second clips each (other genres absent)."""
-    root = tmp_path / "gtzan"
     for g, (genre, freqs) in enumerate(GENRE_TONES.items()):
         (root / genre).mkdir(parents=True)
         for i in range(8):
@@ -46,6 +44,11 @@ def fake_gtzan(tmp_path: Path) -> Path:
             sf.write(root / genre / f"{genre}.{i:05d}.wav",
                      tone_mix(4.0, tuple(f * jitter for f in freqs), seed=100 * g + i, noise=0.05), SR)
     return root
+
+
+@pytest.fixture
+def fake_gtzan(tmp_path: Path) -> Path:
+    return make_fake_gtzan(tmp_path / "gtzan")
 
 
 @pytest.fixture

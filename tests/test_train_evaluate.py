@@ -6,13 +6,24 @@ from click.testing import CliRunner
 
 from specinterp import weights
 from specinterp.cli import cli
+from conftest import make_fake_gtzan
 
 
-@pytest.fixture
-def trained(fake_gtzan, cache, tmp_path):
-    out = tmp_path / "run"
-    result = CliRunner().invoke(cli, ["train", "--model", "camcnn", "--data", str(fake_gtzan), "--split", "random",
-                                      "--epochs", "4", "--batch-size", "8", "--crops-per-clip", "4", "--out", str(out)])
+TRAIN = ["train", "--model", "camcnn", "--split", "random", "--epochs", "4", "--batch-size", "8", "--crops-per-clip", "4"]
+
+
+@pytest.fixture(scope="module")
+def fake_gtzan(tmp_path_factory):
+    return make_fake_gtzan(tmp_path_factory.mktemp("data") / "gtzan")
+
+
+@pytest.fixture(scope="module")
+def trained(fake_gtzan, tmp_path_factory):
+    """One short training run shared by this module's tests (with its own feature cache)."""
+    out = tmp_path_factory.mktemp("run")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SPECINTERP_CACHE", str(out / "cache"))
+        result = CliRunner().invoke(cli, [*TRAIN, "--data", str(fake_gtzan), "--out", str(out)])
     assert result.exit_code == 0, result.output
     return out
 
@@ -34,16 +45,15 @@ def test_training_writes_best_checkpoint_with_provenance(trained, fake_gtzan):
     assert set(lists.joinpath("train.txt").read_text().split()) == set(meta["train_ids"])
 
 
-def test_training_is_reproducible(trained, fake_gtzan, tmp_path):
+def test_training_is_reproducible(trained, fake_gtzan, tmp_path, cache):
     again = tmp_path / "again"
-    CliRunner().invoke(cli, ["train", "--model", "camcnn", "--data", str(fake_gtzan), "--split", "random",
-                             "--epochs", "4", "--batch-size", "8", "--crops-per-clip", "4", "--out", str(again)])
+    CliRunner().invoke(cli, [*TRAIN, "--data", str(fake_gtzan), "--out", str(again)])
     first = json.loads((trained / "camcnn-random.history.json").read_text())
     second = json.loads((again / "camcnn-random.history.json").read_text())
     assert [h["loss"] for h in first] == pytest.approx([h["loss"] for h in second], rel=1e-5)
 
 
-def test_evaluate_reports_and_refuses_leaks(trained, fake_gtzan, tmp_path):
+def test_evaluate_reports_and_refuses_leaks(trained, fake_gtzan, tmp_path, cache):
     weights_path = str(trained / "camcnn-random.safetensors")
     out = tmp_path / "eval"
     result = CliRunner().invoke(cli, ["evaluate", "--model", "camcnn", "--weights", weights_path, "--data",
