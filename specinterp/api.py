@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 
 from specinterp import audio, frontend, inference
 from specinterp import windows as win
-from specinterp.interfaces import Explanation, Prediction, SpecinterpError
+from specinterp.interfaces import Explainer, Explanation, Prediction, SpecinterpError
 from specinterp.plugins import registry
 from specinterp.weights import LoadedModel, resolve
 
@@ -58,40 +59,63 @@ def predict(source: str | Path | np.ndarray, model: str | LoadedModel = "camcnn"
     return prediction
 
 
-def explain(source: str | Path | np.ndarray, model: str | LoadedModel = "camcnn", explainer: str = "cam",
-            target: int | str | None = None, weights: str | Path | None = None,
-            hop: int = win.WINDOW_FRAMES // 2, options: dict[str, Any] | None = None) -> Explanation:
-    """Predict a song and explain the prediction (or ``target``) with one explainer.
+def explainer_names(explainer: str | Sequence[str]) -> list[str]:
+    """``"cam,gradcam"`` or ``["cam", "gradcam"]`` -> ``["cam", "gradcam"]``."""
+    parts = [explainer] if isinstance(explainer, str) else list(explainer)
+    names = [name.strip() for part in parts for name in part.split(",") if name.strip()]
+    if not names:
+        raise SpecinterpError("no explainer named")
+    return names
 
-    Maps are computed per window, stitched into one song-length map (overlaps averaged) and scaled to
-    [0, 1] by the song's own minimum and maximum (one scale for all maps where the explainer asks for
-    ``shared_scale``).
-    """
-    loaded = _as_model(model, weights)
-    method = registry().get("explainers", explainer)
-    method.check(loaded.module, loaded.name)
-    waveform, label = _waveform(source)
-    spectrogram = frontend.log_mel(waveform)
-    prediction, windows = inference.predict(loaded.module, spectrogram, loaded.classes, hop)
-    index = resolve_target(target, prediction)
+
+def song_maps(method: Explainer, loaded: LoadedModel, windows: win.Windows, target: int,
+              options: dict[str, Any]) -> dict[str, np.ndarray]:
+    """One explainer's maps over the whole song, each scaled to [0, 1] (jointly if ``shared_scale``)."""
     per_window: dict[str, list[np.ndarray]] = {}
     data = torch.from_numpy(windows.data)
     for start in range(0, len(data), EXPLAIN_BATCH):
         chunk = data[start : start + EXPLAIN_BATCH]
         try:
-            maps = method.explain(loaded.module, chunk, torch.full((len(chunk),), index), **(options or {}))
+            maps = method.explain(loaded.module, chunk, torch.full((len(chunk),), target), **options)
         except (ValueError, KeyError, IndexError) as exc:  # a bad option or layer: the user's error
-            raise SpecinterpError(f"explainer '{explainer}': {exc}") from None
+            raise SpecinterpError(f"explainer '{method.name}': {exc}") from None
         for name, value in maps.items():
             per_window.setdefault(name, []).append(value.detach().cpu().numpy())
     stitched = {name: win.stitch(np.concatenate(parts), windows.starts, windows.total) for name, parts in per_window.items()}
-    maps = win.normalize_together(stitched) if method.shared_scale else {k: win.normalize(v) for k, v in stitched.items()}
+    return win.normalize_together(stitched) if method.shared_scale else {k: win.normalize(v) for k, v in stitched.items()}
+
+
+def explain(source: str | Path | np.ndarray, model: str | LoadedModel = "camcnn", explainer: str | Sequence[str] = "cam",
+            target: int | str | None = None, weights: str | Path | None = None,
+            hop: int = win.WINDOW_FRAMES // 2, options: dict[str, Any] | None = None) -> Explanation:
+    """Predict a song and explain the prediction (or ``target``) with one or more explainers.
+
+    Maps are computed per window, stitched into one song-length map (overlaps averaged) and scaled to
+    [0, 1] by the song's own minimum and maximum (one scale for all maps where the explainer asks for
+    ``shared_scale``). Several explainers (``"cam,gradcam"``) share one prediction and give one
+    explanation named ``cam+gradcam`` whose maps are named after their explainers; ``options`` go to each.
+    """
+    loaded = _as_model(model, weights)
+    names = explainer_names(explainer)
+    methods = [registry().get("explainers", name) for name in names]
+    for method in methods:
+        method.check(loaded.module, loaded.name)
+    waveform, label = _waveform(source)
+    spectrogram = frontend.log_mel(waveform)
+    prediction, windows = inference.predict(loaded.module, spectrogram, loaded.classes, hop)
+    index = resolve_target(target, prediction)
     explanation = Explanation(
-        source=label, model=loaded.name, explainer=explainer, target=index, prediction=prediction,
-        spectrogram=spectrogram, maps=maps, waveform=waveform, sample_rate=frontend.DEFAULT.sample_rate,
+        source=label, model=loaded.name, explainer="+".join(names), target=index, prediction=prediction,
+        spectrogram=spectrogram, maps={}, waveform=waveform, sample_rate=frontend.DEFAULT.sample_rate,
         hop_length=frontend.DEFAULT.hop_length, weights=str(loaded.path or ""), options=dict(options or {}),
     )
-    explanation.summary = method.describe(explanation)
+    summaries = []
+    for name, method in zip(names, methods):
+        own = song_maps(method, loaded, windows, index, dict(options or {}))
+        summaries.append(method.describe(replace(explanation, explainer=name, maps=own)))
+        for key, value in own.items():
+            explanation.maps[key if len(names) == 1 or key == name else f"{name}.{key}"] = value
+    explanation.summary = " ".join(text for text in summaries if text)
     return explanation
 
 

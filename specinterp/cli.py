@@ -72,7 +72,7 @@ def collect_audio(inputs: tuple[Path, ...]) -> list[Path]:
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--model", default="camcnn", show_default=True, help="Model plugin name.")
 @click.option("--weights", type=click.Path(path_type=Path), help="A .safetensors file (config .json beside it).")
-@click.option("--explainer", required=True, help="Explainer plugin name, e.g. cam.")
+@click.option("--explainer", required=True, help="Explainer plugin name(s), e.g. cam or cam,gradcam (one grid).")
 @click.option("--target", help="Genre name or index to explain (default: the predicted genre).")
 @click.option("--out", default=DEFAULT_OUT, show_default=True, type=click.Path(path_type=Path), help="Output folder.")
 @click.option("--render", "renderers", default="png,wav,html", show_default=True, help="Renderers, comma-separated.")
@@ -96,9 +96,10 @@ def explain(inputs, model, weights, explainer, target, out, renderers, complemen
     chosen = tuple(r.strip() for r in renderers.split(",") if r.strip())
     for name in chosen:
         _registry().get("renderers", name)
-    method = _registry().get("explainers", explainer)
+    methods = [_registry().get("explainers", name) for name in api.explainer_names(explainer)]
     loaded = api.load_model(model, weights)
-    method.check(loaded.module, loaded.name)
+    for method in methods:
+        method.check(loaded.module, loaded.name)
     command = "specinterp " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     options = parse_overrides(extra, "--option")
     if layer:

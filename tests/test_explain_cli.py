@@ -86,3 +86,17 @@ def test_real_gtzan_clip(tmp_path):
     result = run("explain", "--explainer", "cam", "--out", tmp_path, clip)
     assert result.exit_code == 0, result.output
     assert abs(sf.info(tmp_path / "rock.00005.cam.wav").duration - sf.info(clip).duration) < 1e-3
+
+
+def test_several_explainers_in_one_call_give_one_grid_and_report(song, tmp_path):
+    result = run("explain", "--explainer", "cam,gradcam", "--out", tmp_path, song)
+    assert result.exit_code == 0, result.output
+    png = tmp_path / "song.cam+gradcam.png"
+    assert png.is_file() and (tmp_path / "song.cam+gradcam.html").is_file()
+    assert (tmp_path / "song.cam+gradcam.cam.wav").is_file() and (tmp_path / "song.cam+gradcam.gradcam.wav").is_file()
+    from specinterp import api
+
+    explanation = api.explain(song, explainer=["cam", "gradcam"])
+    assert set(explanation.maps) == {"cam", "gradcam"} and explanation.explainer == "cam+gradcam"
+    single = api.explain(song, explainer="gradcam")
+    np.testing.assert_allclose(explanation.maps["gradcam"], single.maps["gradcam"], atol=1e-6)
