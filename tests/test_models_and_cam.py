@@ -78,12 +78,13 @@ def test_weights_round_trip_and_refusals(tmp_path, camcnn):
         weights.resolve("camcnn", path)
 
 
-def test_shipped_weights_are_small_safetensors_with_provenance():
-    shipped = registry().models["camcnn"].weights()
+@pytest.mark.parametrize("model", ["camcnn", "basecnn", "maskedcnn"])
+def test_shipped_weights_are_small_safetensors_with_provenance(model):
+    shipped = registry().models[model].weights()
     assert set(shipped) == {"random", "filtered"}
     for variant, path in shipped.items():
         assert path.stat().st_size <= 5 * 1024 * 1024
-        loaded = weights.resolve("camcnn", path)
+        loaded = weights.resolve(model, path)
         assert loaded.classes[:3] == ("blues", "classical", "country") and len(loaded.classes) == 10
         assert loaded.meta["split"] == variant and loaded.meta["seed"] == 0 and loaded.meta["split_digest"]
         assert np.isfinite(loaded.module(torch.zeros(1, 1, 128, 128) - 50).detach().numpy()).all()
