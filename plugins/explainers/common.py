@@ -60,3 +60,8 @@ def evaluating(model: nn.Module) -> Iterator[nn.Module]:
 def upsample(maps: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
     """Layer maps ``(N, 1, h, w)`` -> ``(N, *size)``, bilinear as CAM."""
     return F.interpolate(maps, size=tuple(size), mode="bilinear", align_corners=False)[:, 0]
+
+
+def silence(windows: torch.Tensor) -> torch.Tensor:
+    """Each window's minimum dB ``(N, 1, 1, 1)``: the level a removed or masked region fades to."""
+    return windows.amin(dim=(1, 2, 3), keepdim=True)

@@ -13,12 +13,7 @@ from torch import nn
 
 from specinterp import hookimpl
 from specinterp.interfaces import Explainer
-from specinterp_plugins.explainers.common import evaluating, positive_int, read_options
-
-
-def silence(windows: torch.Tensor) -> torch.Tensor:
-    """Constant windows at each window's minimum dB, shaped as ``windows``."""
-    return windows.amin(dim=(1, 2, 3), keepdim=True).expand_as(windows)
+from specinterp_plugins.explainers.common import evaluating, positive_int, read_options, silence
 
 
 class IntegratedGradientsFromSilence(Explainer):
@@ -33,7 +28,7 @@ class IntegratedGradientsFromSilence(Explainer):
         n_steps = positive_int(chosen["n_steps"], "n_steps")
         batch = max(positive_int(chosen["internal_batch_size"], "internal_batch_size"), len(windows))
         with evaluating(model):
-            maps = IntegratedGradients(model).attribute(windows, baselines=silence(windows), target=target,
+            maps = IntegratedGradients(model).attribute(windows, baselines=silence(windows).expand_as(windows), target=target,
                                                         n_steps=n_steps, internal_batch_size=batch)
         return {"integrated-gradients": maps.detach().clamp(min=0)[:, 0]}
 

@@ -13,8 +13,7 @@ from torch import nn
 
 from specinterp import hookimpl
 from specinterp.interfaces import Explainer
-from specinterp_plugins.explainers.common import evaluating, positive_int, read_options
-from specinterp_plugins.explainers.integrated_gradients import silence
+from specinterp_plugins.explainers.common import evaluating, positive_int, read_options, silence
 
 EXAMPLES_PER_PASS = 256  # occluded windows per forward pass
 
@@ -41,7 +40,7 @@ class SlidingOcclusion(Explainer):
         stride = mel_frame_pair(chosen["stride"], "stride", grid)
         with evaluating(model):
             maps = Occlusion(model).attribute(
-                windows, sliding_window_shapes=(1, *patch), strides=(1, *stride), baselines=silence(windows),
+                windows, sliding_window_shapes=(1, *patch), strides=(1, *stride), baselines=silence(windows).expand_as(windows),
                 target=target, perturbations_per_eval=max(1, EXAMPLES_PER_PASS // len(windows)))
         return {"occlusion": maps.detach().clamp(min=0)[:, 0]}
 

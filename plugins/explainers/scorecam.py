@@ -17,7 +17,7 @@ from torch import nn
 
 from specinterp import hookimpl
 from specinterp.interfaces import Explainer
-from specinterp_plugins.explainers.common import evaluating, find_layer, positive_int, read_options, upsample
+from specinterp_plugins.explainers.common import evaluating, find_layer, positive_int, read_options, silence, upsample
 
 DEFAULTS = {"layer": "features", "batch_size": 64}
 
@@ -28,11 +28,6 @@ def conv_maps(output: Any, layer: str) -> torch.Tensor:
         shape = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
         raise ValueError(f"layer {layer!r} gives {shape}, not maps (N, C, h, w)")
     return output
-
-
-def silence(windows: torch.Tensor) -> torch.Tensor:
-    """Each window's minimum ``(N, 1, 1, 1)``: the level masked content fades to."""
-    return windows.amin(dim=(1, 2, 3), keepdim=True)
 
 
 def unit_masks(maps: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
