@@ -143,13 +143,18 @@ def explain(inputs, model, weights, explainer, target, out, renderers, complemen
 @click.option("--crops-per-clip", default=2, show_default=True, help="Random windows per training clip per epoch.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Model config override (JSON value), e.g. --set templates=freq --set filter_loss_weight=0.")
+@click.option("--fit", type=click.Choice(["train", "train+valid"]), default="train", show_default=True,
+              help="train: keep the best validation epoch; train+valid: refit on both, keep the last epoch.")
+@click.option("--recipe", "recipe", multiple=True, metavar="KEY=VALUE",
+              help="Training recipe override, e.g. --recipe mixup=0.2 --recipe balanced=false --recipe schedule=constant "
+                   "(fields: label_smoothing, freq_mask, time_mask, balanced, mixup, schedule, weight_decay).")
 @click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu or cuda.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/<model>-<split>.last.safetensors if present.")
 @click.option("--time-limit", type=float, help="Minutes; stop after the epoch that crosses it (resumable).")
 @click.option("--out", default="runs", show_default=True, type=click.Path(path_type=Path))
-def train(model, dataset, data, split_name, seed, epochs, batch_size, lr, crops_per_clip, overrides, device, resume,
-          time_limit, out) -> None:
-    """Train a model on a dataset split; keep the checkpoint with the best validation accuracy.
+def train(model, dataset, data, split_name, seed, epochs, batch_size, lr, crops_per_clip, overrides, fit, recipe, device,
+          resume, time_limit, out) -> None:
+    """Train a model on a dataset split; keep the best validation epoch (or, with --fit train+valid, the last).
 
     Runs unchanged under ``torchrun --nproc_per_node N`` (DistributedDataParallel; rank 0 writes).
     """
@@ -162,7 +167,8 @@ def train(model, dataset, data, split_name, seed, epochs, batch_size, lr, crops_
     if is_main:
         click.echo(_describe_split(split))
         split.write(out / f"split-{split.name}-seed{seed}")
-    config = training.TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, crops_per_clip=crops_per_clip, seed=seed)
+    config = training.recipe(parse_overrides(recipe, "--recipe"), epochs=epochs, batch_size=batch_size, lr=lr,
+                             crops_per_clip=crops_per_clip, fit=fit, seed=seed)
     best, _ = training.train(plugin, ds, split, out, config, parse_overrides(overrides), device=device, resume=resume,
                              time_limit=None if time_limit is None else 60 * time_limit, log=lambda line: click.echo(line))
     if is_main:

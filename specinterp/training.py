@@ -1,6 +1,7 @@
 """Train a model plugin on a dataset split: random window crops from cached log-mels, class-balanced
-sampling, SpecAugment-style masking, label smoothing, one-cycle cosine schedule; the checkpoint with
-the best validation (balanced, clip-level) accuracy is kept as safetensors + JSON."""
+sampling, SpecAugment-style masking, mixup, label smoothing, one-cycle cosine schedule. Fitting on the
+train part keeps the checkpoint with the best validation (balanced, clip-level) accuracy; refitting on
+train + valid (a recipe chosen on valid) keeps the last epoch. Weights are safetensors + JSON."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import platform
 import subprocess
 import time
+import dataclasses
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -36,7 +38,33 @@ class TrainConfig:
     freq_mask: int = 16  # widest SpecAugment frequency mask (mel bands); 0 disables
     time_mask: int = 16  # widest SpecAugment time mask (frames); 0 disables
     balanced: bool = True
+    mixup: float = 0.0  # Beta(alpha, alpha) mixing of window pairs and their targets; 0 disables
+    schedule: str = "cosine"  # one-cycle cosine, or "constant"
+    fit: str = "train"  # "train": keep the best validation epoch; "train+valid": refit, keep the last epoch
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        from specinterp.interfaces import SpecinterpError
+
+        if self.fit not in FITS:
+            raise SpecinterpError(f"fit must be one of {', '.join(FITS)}, got '{self.fit}'")
+        if self.schedule not in SCHEDULES:
+            raise SpecinterpError(f"schedule must be one of {', '.join(SCHEDULES)}, got '{self.schedule}'")
+
+
+FITS = ("train", "train+valid")
+SCHEDULES = ("cosine", "constant")
+
+
+def recipe(overrides: dict[str, Any], **fields: Any) -> TrainConfig:
+    """A TrainConfig from ``fields`` plus ``--recipe`` overrides, refusing unknown names."""
+    from specinterp.interfaces import SpecinterpError
+
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise SpecinterpError(f"unknown recipe field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return TrainConfig(**{**fields, **overrides})
 
 
 def random_crops(specs: list[np.ndarray], rng: np.random.Generator, size: int = WINDOW_FRAMES) -> np.ndarray:
@@ -66,6 +94,13 @@ def spec_augment(batch: np.ndarray, rng: np.random.Generator, freq_mask: int, ti
             start = rng.integers(0, window.shape[1] - width + 1)
             window[:, start : start + width] = fill
     return batch
+
+
+def mixup(batch: np.ndarray, rng: np.random.Generator, alpha: float) -> tuple[np.ndarray, float, np.ndarray]:
+    """Mix each window with a shuffled partner: ``lam * x + (1 - lam) * x[order]``; returns (mixed, lam, order)."""
+    lam = float(rng.beta(alpha, alpha))
+    order = rng.permutation(len(batch))
+    return lam * batch + (1 - lam) * batch[order], lam, order
 
 
 def epoch_indices(labels: np.ndarray, count: int, balanced: bool, rng: np.random.Generator) -> np.ndarray:
@@ -184,8 +219,10 @@ def train(plugin: ModelPlugin, dataset: Dataset, split: Split, out: Path, config
     torch_device = resolve_device(device)
     ranks = init_distributed(torch_device)
     torch.manual_seed(config.seed)
-    train_clips, valid_clips = split.parts["train"], split.parts["valid"]
-    specs = features.logmels(train_clips + valid_clips, progress=progress and ranks.main)
+    valid_clips = split.parts["valid"]
+    refit = config.fit == "train+valid"
+    train_clips = split.parts["train"] + (valid_clips if refit else [])
+    specs = features.logmels(split.parts["train"] + valid_clips, progress=progress and ranks.main)
     train_specs = [specs[c.id] for c in train_clips]
     labels = np.array([c.label for c in train_clips])
 
@@ -195,8 +232,11 @@ def train(plugin: ModelPlugin, dataset: Dataset, split: Split, out: Path, config
     draws_per_epoch = config.crops_per_clip * len(train_clips)
     steps_per_epoch = max(1, draws_per_epoch // (config.batch_size * ranks.world))
     optimizer = torch.optim.AdamW(module.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch,
-                                                   pct_start=0.1, anneal_strategy="cos")
+    if config.schedule == "cosine":
+        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch,
+                                                       pct_start=0.1, anneal_strategy="cos")
+    else:
+        schedule = torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     meta = {
         "dataset": dataset.name, "split": split.name, "split_digest": split.digest(), "seed": config.seed,
@@ -228,7 +268,13 @@ def train(plugin: ModelPlugin, dataset: Dataset, split: Split, out: Path, config
             batch = spec_augment(random_crops([train_specs[i] for i in chosen], augment_rng), augment_rng,
                                  config.freq_mask, config.time_mask)
             targets = torch.from_numpy(labels[chosen]).to(torch_device)
-            loss = loss_fn(model(torch.from_numpy(batch).to(torch_device)), targets)
+            if config.mixup:
+                batch, lam, order = mixup(batch, augment_rng, config.mixup)
+                logits = model(torch.from_numpy(batch).to(torch_device))
+                loss = lam * loss_fn(logits, targets) + (1 - lam) * loss_fn(logits, targets[order])
+                targets = targets if lam >= 0.5 else targets[order]  # the dominant genre, for auxiliary losses
+            else:
+                loss = loss_fn(model(torch.from_numpy(batch).to(torch_device)), targets)
             if hasattr(module, "auxiliary_loss"):
                 loss = loss + module.auxiliary_loss(targets)
             optimizer.zero_grad(set_to_none=True)
@@ -242,22 +288,27 @@ def train(plugin: ModelPlugin, dataset: Dataset, split: Split, out: Path, config
             for tensor in [*module.buffers(), stop]:
                 dist.broadcast(tensor, src=0)
         if ranks.main:
-            module.eval()
-            scores = clip_scores(module, [specs[c.id] for c in valid_clips], np.array([c.label for c in valid_clips]),
-                                 len(dataset.classes), hop=WINDOW_FRAMES)  # validation: non-overlapping windows
-            record = {"epoch": epoch, "loss": running / steps_per_epoch, "valid_accuracy": scores["accuracy"],
-                      "valid_balanced_accuracy": scores["balanced_accuracy"], "seconds": time.perf_counter() - started}
+            record = {"epoch": epoch, "loss": running / steps_per_epoch}
+            if refit:  # valid is training data now: no selection, the last epoch is the result
+                improved, valid = True, None
+            else:
+                module.eval()
+                scores = clip_scores(module, [specs[c.id] for c in valid_clips], np.array([c.label for c in valid_clips]),
+                                     len(dataset.classes), hop=WINDOW_FRAMES)  # validation: non-overlapping windows
+                valid = {k: scores[k] for k in ("accuracy", "balanced_accuracy")}
+                record.update(valid_accuracy=valid["accuracy"], valid_balanced_accuracy=valid["balanced_accuracy"])
+                improved = [valid["balanced_accuracy"], valid["accuracy"]] > state["best"]
+                if improved:
+                    state["best"] = [valid["balanced_accuracy"], valid["accuracy"]]
+            record["seconds"] = time.perf_counter() - started
             state["history"].append(record)
-            improved = [scores["balanced_accuracy"], scores["accuracy"]] > state["best"]
             if improved:
-                state["best"] = [scores["balanced_accuracy"], scores["accuracy"]]
-                weights.save(module, plugin.name, model_config, dataset.classes, best_path,
-                             {**meta, "epoch": epoch, "valid": {k: scores[k] for k in ("accuracy", "balanced_accuracy")}})
+                weights.save(module, plugin.name, model_config, dataset.classes, best_path, {**meta, "epoch": epoch, "valid": valid})
             state["epoch"] = epoch
             save_resume_state(last_path, module, optimizer, schedule, state)
             (out / f"{stem}.history.json").write_text(json.dumps(state["history"], indent=1))
-            log(f"epoch {epoch:3d}  loss {record['loss']:.3f}  valid acc {scores['accuracy']:.3f}  "
-                f"balanced {scores['balanced_accuracy']:.3f}  {record['seconds']:.1f}s{'  *' if improved else ''}")
+            scored = "" if valid is None else f"  valid acc {valid['accuracy']:.3f}  balanced {valid['balanced_accuracy']:.3f}"
+            log(f"epoch {epoch:3d}  loss {record['loss']:.3f}{scored}  {record['seconds']:.1f}s{'  *' if improved and valid else ''}")
         if stop and epoch < config.epochs:
             if ranks.main:
                 log(f"time limit reached after epoch {epoch}; continue with --resume")

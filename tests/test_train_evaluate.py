@@ -67,3 +67,31 @@ def test_evaluate_reports_and_refuses_leaks(trained, fake_gtzan, tmp_path, cache
     leak = CliRunner().invoke(cli, ["evaluate", "--model", "camcnn", "--weights", weights_path, "--data",
                                     str(fake_gtzan), "--split", "random", "--part", "train", "--out", str(out)])
     assert leak.exit_code == 1 and "were used to train these weights" in leak.output
+
+
+def test_refit_on_train_and_valid_keeps_the_last_epoch(fake_gtzan, tmp_path, cache):
+    out = tmp_path / "refit"
+    result = CliRunner().invoke(cli, [*TRAIN[:6], "3", *TRAIN[7:], "--data", str(fake_gtzan), "--out", str(out),
+                                      "--fit", "train+valid", "--recipe", "mixup=0.4", "--recipe", "schedule=constant"])
+    assert result.exit_code == 0, result.output
+    meta = weights.resolve("camcnn", out / "camcnn-random.safetensors").meta
+    assert len(meta["train_ids"]) == 21 and set(meta["valid_ids"]) <= set(meta["train_ids"])
+    assert meta["epoch"] == 3 and meta["valid"] is None
+    assert meta["train"]["fit"] == "train+valid" and meta["train"]["mixup"] == 0.4
+    history = json.loads((out / "camcnn-random.history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2, 3] and "valid_accuracy" not in history[0]
+
+
+def test_recipe_refuses_unknown_fields_and_values(fake_gtzan, tmp_path):
+    for recipe, message in [("mixups=0.2", "unknown recipe field(s) mixups"), ("schedule=step", "schedule must be one of")]:
+        result = CliRunner().invoke(cli, [*TRAIN, "--data", str(fake_gtzan), "--out", str(tmp_path), "--recipe", recipe])
+        assert result.exit_code == 1 and message in result.output
+
+
+def test_mixup_is_a_convex_pairing():
+    from specinterp.training import mixup
+
+    batch = np.random.default_rng(0).normal(size=(6, 1, 4, 4)).astype(np.float32)
+    mixed, lam, order = mixup(batch.copy(), np.random.default_rng(1), 0.4)
+    assert 0 < lam < 1 and sorted(order) == list(range(6)) and mixed.dtype == np.float32
+    np.testing.assert_allclose(mixed, lam * batch + (1 - lam) * batch[order], rtol=1e-6)
