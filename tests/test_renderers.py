@@ -220,3 +220,19 @@ def test_cli_render_chooses(song, tmp_path, args, names):
     result = CliRunner().invoke(cli, ["explain", "--explainer", "cam", "--out", str(tmp_path), *args, song])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == names
+
+
+def test_sparse_maps_get_a_robust_colour_scale(explanation):
+    sparse = np.zeros_like(explanation.maps["cam"])
+    sparse.flat[:: 997] = np.random.default_rng(0).uniform(0, 0.3, sparse.size // 997 + 1)
+    sparse.flat[0] = 1.0  # one outlier would make min-max scaling draw everything else faint
+    fig = png.draw(dataclasses.replace(explanation, maps={"saliency": sparse}))
+    assert 0.05 <= overlay_of(fig).norm.vmax < 0.3
+    assert any("colour full from" in ax.get_ylabel() for ax in fig.axes)
+    assert overlay_of(png.draw(explanation)).norm.vmax > 0.8  # a dense map keeps (nearly) the full scale
+
+
+def overlay_of(fig):
+    """The map drawn over the log-mel in a one-panel figure."""
+    [panel] = [ax for ax in fig.axes if len(ax.images) == 2]
+    return panel.images[1]

@@ -2,7 +2,8 @@
 
 One panel per map (the log-mel with the map overlaid, frequency in Hz, its own colour bar), panels in
 one column (two columns from four maps on), and the genre timeline once as a strip at the bottom,
-time in m:ss. Long songs are pooled to at most ``MAX_COLUMNS`` columns for display only.
+time in m:ss. Long songs are pooled to at most ``MAX_COLUMNS`` columns for display only, and each
+overlay's colour saturates at its 99.5th percentile (so sparse attributions are not drawn faint).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)  # second
 MAX_TIME_TICKS = 12
 MAX_LABELS = 20  # genre names written on the timeline strip, at most
 DPI = 110
+DISPLAY_PERCENTILE = 99.5  # the colour scale saturates here (the maps stay 0-1 in the files)
+MIN_DISPLAY_TOP = 0.05
 
 
 def clock(seconds: float) -> str:
@@ -46,6 +49,12 @@ def display_columns(image: np.ndarray, reduce=np.mean) -> np.ndarray:
     if usable < image.shape[1]:
         pooled = np.concatenate([pooled, reduce(image[:, usable:], axis=1, keepdims=True)], axis=1)
     return pooled
+
+
+def display_top(shown: np.ndarray) -> float:
+    """The value that gets the full colour: the map's ``DISPLAY_PERCENTILE`` (at most 1), so that a
+    sparse attribution (a few strong cells, as saliency and integrated gradients give) stays visible."""
+    return float(np.clip(np.percentile(shown, DISPLAY_PERCENTILE), MIN_DISPLAY_TOP, 1.0))
 
 
 def duration(explanation: Explanation) -> float:
@@ -101,15 +110,17 @@ def _draw_panel(fig: "Figure", ax: "Axes", explanation: Explanation, map_name: s
     bands = mel_band_hz()
     extent = (0.0, duration(explanation), -0.5, len(bands) - 0.5)
     ax.imshow(display_columns(explanation.spectrogram), origin="lower", aspect="auto", extent=extent, cmap="gray")
-    overlay = ax.imshow(display_columns(explanation.maps[map_name], np.max), origin="lower", aspect="auto",
-                        extent=extent, cmap="inferno", alpha=0.55, vmin=0.0, vmax=1.0)
+    shown = display_columns(explanation.maps[map_name], np.max)
+    top = display_top(shown)
+    overlay = ax.imshow(shown, origin="lower", aspect="auto", extent=extent, cmap="inferno", alpha=0.55, vmin=0.0, vmax=top)
     ax.set_yticks([np.interp(hz, bands, np.arange(len(bands))) for hz in HZ_TICKS])
     ax.set_yticklabels([f"{hz / 1000:g}k" if hz >= 1000 else str(hz) for hz in HZ_TICKS])
     ax.set_ylabel("frequency (Hz)")
     ax.tick_params(labelbottom=False)
     if titled:
         ax.set_title(map_name, fontsize=10)
-    fig.colorbar(overlay, ax=ax, label=f"{map_name} (0-1, per song)", pad=0.01)
+    saturated = f", colour full from {top:.2f}" if top < 1.0 else ""
+    fig.colorbar(overlay, ax=ax, label=f"{map_name} (0-1 per song{saturated})", pad=0.01)
 
 
 def _format_time(ax: "Axes", seconds: float) -> None:
