@@ -120,16 +120,17 @@ def explain(source: str | Path | np.ndarray, model: str | LoadedModel = "camcnn"
 
 
 def render(explanation: Explanation, out_dir: str | Path, renderers: tuple[str, ...] = ("png", "wav", "html"),
-           complement: bool = False) -> list[Path]:
+           **options: Any) -> list[Path]:
     """Write the explanation with each named renderer; return the paths written.
 
-    ``complement`` makes the wav renderer also write ``1 - map`` (what the network ignored). The html
-    renderer always writes both WAVs, which it plays, so ``wav`` is skipped beside ``html``.
+    Each renderer gets the ``options`` it declares (e.g. ``complement=True``: the wav renderer also
+    writes ``1 - map``, what the network ignored). A renderer that another chosen one ``covers`` is
+    skipped (html writes the WAVs it plays).
     """
-    names = [name for name in renderers if not (name == "wav" and "html" in renderers)]
-    chosen = [registry().get("renderers", name) for name in names]
+    chosen = [registry().get("renderers", name) for name in renderers]
+    covered = set().union(*(renderer.covers for renderer in chosen))
     paths: list[Path] = []
-    for name, renderer in zip(names, chosen):
-        options = {"complement": complement} if name == "wav" else {}
-        paths += renderer.render(explanation, Path(out_dir), **options)
+    for renderer in chosen:
+        if renderer.name not in covered:
+            paths += renderer.render(explanation, Path(out_dir), **{k: v for k, v in options.items() if k in renderer.options})
     return paths

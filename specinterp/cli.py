@@ -114,7 +114,7 @@ def explain(inputs, model, weights, explainer, target, out, renderers, complemen
         try:
             explanation = api.explain(path, loaded, explainer, target, hop=hop, options=options)
             explanation.command = command
-            written = api.render(explanation, out, chosen, complement)
+            written = api.render(explanation, out, chosen, complement=complement)
         except SpecinterpError as exc:
             failures.append((path, str(exc)))
             continue

@@ -249,8 +249,10 @@ class Renderer(ABC):
     name: ClassVar[str]
     suffix: ClassVar[str]
     description: ClassVar[str] = ""
+    options: ClassVar[Mapping[str, Any]] = {}  # keyword options ``render`` takes, with their defaults
+    covers: ClassVar[frozenset[str]] = frozenset()  # renderers whose files this one writes as well
 
     @abstractmethod
-    def render(self, explanation: Explanation, out_dir: Path) -> list[Path]:
+    def render(self, explanation: Explanation, out_dir: Path, **options: Any) -> list[Path]:
         """Write files under ``out_dir`` (atomically) and return their paths."""
 

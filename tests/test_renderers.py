@@ -236,3 +236,12 @@ def overlay_of(fig):
     """The map drawn over the log-mel in a one-panel figure."""
     [panel] = [ax for ax in fig.axes if len(ax.images) == 2]
     return panel.images[1]
+
+
+def test_render_passes_each_renderer_its_declared_options(explanation, tmp_path):
+    from specinterp.api import render
+
+    written = render(explanation, tmp_path / "a", ("png", "wav"), complement=True)
+    assert sorted(p.name for p in written) == ["song.cam.complement.wav", "song.cam.png", "song.cam.wav"]
+    covered = render(explanation, tmp_path / "b", ("wav", "html"))
+    assert sorted(p.name for p in covered) == ["song.cam.complement.wav", "song.cam.html", "song.cam.wav"]

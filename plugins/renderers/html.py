@@ -173,6 +173,7 @@ class HtmlRenderer(Renderer):
     name = "html"
     suffix = ".html"
     description = "a self-contained page: figure, players (original, explanation, complement), genres, provenance"
+    covers = frozenset({"wav"})  # it writes the explanation and complement WAVs it plays
 
     def render(self, explanation: Explanation, out_dir: Path) -> list[Path]:
         """The explanation and complement WAVs, for long songs the original, then ``<stem>.<explainer>.html``."""

@@ -56,6 +56,7 @@ class WavRenderer(Renderer):
     name = "wav"
     suffix = ".wav"
     description = "the map applied as a mask to the original STFT and inverted with its own phase (and its complement)"
+    options = {"complement": False}
 
     def render(self, explanation: Explanation, out_dir: Path, complement: bool = False) -> list[Path]:
         """One WAV per map; with ``complement`` also one per ``1 - map``."""
