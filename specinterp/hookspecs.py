@@ -60,6 +60,7 @@ def register_renderers(register: Callable[[object], None]) -> None:
     """Register renderer plugins (explanation -> files).
 
     Called once, the first time the registry is built. ``register`` takes an instance of
-    :class:`specinterp.interfaces.Renderer`. Returns nothing. Every plugin's implementation is
-    called.
+    :class:`specinterp.interfaces.Renderer`; its ``options`` (name -> default) are the keyword options
+    ``specinterp.api.render`` passes on to it, and ``covers`` names renderers whose files it writes as
+    well (skipped beside it). Returns nothing. Every plugin's implementation is called.
     """
