@@ -172,7 +172,8 @@ def train(model, dataset, data, split_name, seed, epochs, batch_size, lr, crops_
     best, _ = training.train(plugin, ds, split, out, config, parse_overrides(overrides), device=device, resume=resume,
                              time_limit=None if time_limit is None else 60 * time_limit, log=lambda line: click.echo(line))
     if is_main:
-        click.echo(f"best checkpoint: {best} (config {best.with_suffix('.json')})")
+        kept = "last epoch" if config.fit == "train+valid" else "best validation epoch"
+        click.echo(f"weights ({kept}): {best} (config {best.with_suffix('.json')})")
 
 
 def parse_overrides(items: tuple[str, ...], flag: str = "--set") -> dict:

@@ -5,12 +5,12 @@ train + valid (a recipe chosen on valid) keeps the last epoch. Weights are safet
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
 import subprocess
 import time
-import dataclasses
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -206,7 +206,8 @@ def train(plugin: ModelPlugin, dataset: Dataset, split: Split, out: Path, config
           model_config: dict[str, Any] | None = None, progress: bool = True, device: str = "auto",
           resume: bool = False, time_limit: float | None = None,
           log: Callable[[str], None] = print) -> tuple[Path, nn.Module]:
-    """Train; return the best checkpoint's path (``out/<model>-<split>.safetensors``) and the final module.
+    """Train; return the kept weights' path (``out/<model>-<split>.safetensors``: the best validation
+    epoch, or with ``fit="train+valid"`` the last) and the final module.
 
     Under torchrun each rank trains on its share of every epoch's draws (DistributedSampler) inside
     DistributedDataParallel; rank 0 alone validates, logs and writes files. Each epoch's draws and
