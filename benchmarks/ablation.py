@@ -67,13 +67,13 @@ def main() -> None:
 
     dataset = registry().datasets["gtzan"].open(args.data)
     split = dataset.split(args.split, 0)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO).stdout.strip()
     for name in args.only or VARIANTS:
         result = run(args.model, split, dataset, args.epochs, VARIANTS[name])
         print(f"{name:40s} last-5 valid {100 * result['last5_accuracy']:5.1f} % "
               f"(balanced {100 * result['last5_balanced_accuracy']:5.1f} %)  best {100 * result['best_accuracy']:5.1f} % "
               f"/ {100 * result['best_balanced_accuracy']:5.1f} % at epoch {result['best_epoch']}", flush=True)
         document = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"runs": {}}
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO).stdout.strip()
         document["runs"][f"{args.model}/{args.split}/{args.epochs}/{name}"] = {
             **result, "date": date.today().isoformat(), "commit": commit,
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '-')}",
