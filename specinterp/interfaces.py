@@ -9,12 +9,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Protocol, runtime_checkable
 
 if TYPE_CHECKING:  # keep `import specinterp.interfaces` free of torch for the fast CLI
     import numpy as np
     import torch
     from torch import nn
+
+    from specinterp.frontend import FrontendConfig
 
 
 class SpecinterpError(Exception):
@@ -27,12 +29,63 @@ class IncompatibleExplainer(SpecinterpError):
 
 # ---------------------------------------------------------------- models
 
-class ModelPlugin(ABC):
-    """A named family of spectrogram classifiers.
+@dataclass(frozen=True)
+class CamHead:
+    """What class activation maps need from a model with a GAP + single dense head.
 
-    ``build(config)`` returns an ``nn.Module`` mapping windows ``(N, 1, 128, 128)`` to logits
-    ``(N, classes)``. The module exposes ``explainable_layers`` (public layer name -> submodule)
-    and ``capabilities`` (a set of strings that explainers may require, e.g. ``"gap-linear-head"``).
+    ``features(windows)`` returns the maps ``(N, K, h, w)`` that feed global average pooling and
+    ``weight`` is the dense layer's ``(classes, K)`` matrix, so ``CAM_c = sum_k weight[c, k] A_k``.
+    """
+
+    features: Callable[["torch.Tensor"], "torch.Tensor"]
+    weight: "torch.Tensor"
+
+
+@runtime_checkable
+class ExplainableModel(Protocol):
+    """The model contract: what an explainer may ask of a model's ``nn.Module``.
+
+    The module maps windows ``(N, 1, n_mels, frames)`` (the front end's output, see
+    :class:`specinterp.frontend.FrontendConfig`) to logits ``(N, classes)``: softmax logits for a
+    single-label model, sigmoid logits for a multi-label (tagging) model. Besides ``forward`` it
+    exposes:
+
+    explainable_layers : Mapping[str, nn.Module]
+        Public layer name -> submodule whose output is a map ``(N, C, h, w)`` on the window's grid
+        (``h`` along mel bands, ``w`` along frames). By convention ``features`` names the last
+        convolutional map; the study's models also name ``conv1``, ``conv2``, ...
+    capabilities : frozenset[str]
+        What explainers may require: ``"gradients"`` (differentiable end to end),
+        ``"gap-linear-head"`` (global average pooling then one dense layer; :meth:`cam_head` works).
+    multilabel : bool
+        ``True`` for sigmoid outputs (tags), ``False`` (the default when absent) for softmax outputs.
+    cam_head() -> CamHead
+        Only for models with ``"gap-linear-head"``: the maps before pooling and the dense weights.
+        CAM uses it instead of reaching into the model's attributes.
+
+    A plain ``nn.Module`` without these attributes can still be explained:
+    ``specinterp.explain(audio, model=module, frontend=..., classes=...)`` wraps it in
+    :class:`specinterp.models.UserModel`, which derives ``explainable_layers`` from its submodules.
+    """
+
+    explainable_layers: Mapping[str, "nn.Module"]
+    capabilities: frozenset[str]
+
+    def __call__(self, windows: "torch.Tensor") -> "torch.Tensor": ...
+
+
+def is_multilabel(model: Any) -> bool:
+    """Whether ``model`` declares sigmoid (tag) outputs; absent means single-label."""
+    return bool(getattr(model, "multilabel", False))
+
+
+class ModelPlugin(ABC):
+    """A named family of spectrogram classifiers or taggers.
+
+    ``build(config)`` returns an ``nn.Module`` that follows :class:`ExplainableModel`. The model's
+    front end (sample rate, STFT, mel scale, log, window length) is declared by
+    :meth:`default_frontend` and may be overridden per weights file by the JSON beside it (its
+    ``"frontend"`` key): the core computes spectrograms, windows, axes and audio on that grid.
     """
 
     name: ClassVar[str]
@@ -47,8 +100,13 @@ class ModelPlugin(ABC):
     def default_config(self) -> dict[str, Any]:
         """The config used when none is given (JSON-able)."""
 
+    def default_frontend(self) -> dict[str, Any]:
+        """Front-end fields (:class:`specinterp.frontend.FrontendConfig`) that differ from the study's
+        22050 Hz / n_fft 2048 / hop 512 / 128 mels / dB / 128-frame windows. Empty: the study's."""
+        return {}
+
     def weights(self) -> dict[str, Path]:
-        """Shipped ``.safetensors`` files by variant, the variant naming the split the weights were
+        """Shipped ``.safetensors`` files by variant, the variant naming the data the weights were
         trained on (their config is the ``.json`` beside each). May be empty."""
         return {}
 
@@ -58,13 +116,17 @@ class ModelPlugin(ABC):
 class Explainer(ABC):
     """One explanation method with one verb, as Captum's ``attribute``.
 
-    ``requires`` names model capabilities (see :class:`ModelPlugin`) or layers (``"layer:conv2"``)
-    that must be present; :meth:`check` enforces them before anything runs.
+    ``requires`` names model capabilities (see :class:`ExplainableModel`) or layers
+    (``"layer:conv2"``) that must be present; :meth:`check` enforces them before anything runs.
+    ``options`` declares every keyword option the method takes, with its default: :meth:`explain`
+    (the core's entry point) checks them once with :meth:`resolve_options`, rejecting others and
+    filling in the defaults, then calls :meth:`attribute`, the one method a subclass writes.
     """
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
     requires: ClassVar[frozenset[str]] = frozenset()
+    options: ClassVar[Mapping[str, Any]] = {}  # keyword options ``explain`` takes, with their defaults
     shared_scale: ClassVar[bool] = False  # True: all maps of one song share one min/max (comparable maps)
 
     def check(self, model: "nn.Module", model_name: str) -> None:
@@ -79,14 +141,52 @@ class Explainer(ABC):
                 f"the model lacks {', '.join(missing)}"
             )
 
-    @abstractmethod
+    def resolve_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """The declared defaults updated by ``given``; ``ValueError`` naming any undeclared option."""
+        unknown = [key for key in given if key not in self.options]
+        if unknown:
+            takes = f"takes {', '.join(self.options)}" if self.options else "takes no options"
+            raise ValueError(f"unknown option {', '.join(map(repr, unknown))} ({takes})")
+        return {**self.options, **given}
+
     def explain(
+        self, model: "nn.Module", windows: "torch.Tensor", target: "torch.Tensor", **options: Any
+    ) -> dict[str, "torch.Tensor"]:
+        """Maps per window for a target class per window; the core's entry point.
+
+        Parameters
+        ----------
+        model : nn.Module
+            Follows :class:`ExplainableModel`.
+        windows : torch.Tensor [shape=(N, 1, n_mels, frames)]
+            Log-mel windows as the model's front end makes them.
+        target : torch.Tensor [shape=(N,), dtype=int64]
+            The class to explain in each window.
+        **options
+            Any of the declared :attr:`options`; the others keep their defaults.
+
+        Returns
+        -------
+        dict of str to torch.Tensor [shape=(N, n_mels, frames)]
+            :meth:`attribute`'s maps.
+
+        Raises
+        ------
+        ValueError
+            An undeclared option (:meth:`resolve_options`), or a value :meth:`attribute` cannot use.
+        """
+        return self.attribute(model, windows, target, **self.resolve_options(options))
+
+    @abstractmethod
+    def attribute(
         self, model: "nn.Module", windows: "torch.Tensor", target: "torch.Tensor", **options: Any
     ) -> dict[str, "torch.Tensor"]:
         """Maps per window: ``{map name: (N, n_mels, frames)}`` for target class per window ``(N,)``.
 
-        ``options`` come from the CLI's ``--layer``, ``--filters`` and ``--option key=value`` (values
-        parsed as JSON where possible); raise ``ValueError`` for an option the method does not take.
+        Called by :meth:`explain` with every declared option (defaults filled in); a ``layer`` option
+        may be a name from ``explainable_layers`` or the submodule itself
+        (:func:`specinterp.explaining.find_layer` takes both). Raise ``ValueError`` for a value the
+        method cannot use. :mod:`specinterp.explaining` holds the helpers the built-ins use.
         """
 
     def describe(self, explanation: "Explanation") -> str:

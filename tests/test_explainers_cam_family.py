@@ -162,7 +162,7 @@ def test_gradcam_pp_of_a_gap_linear_head_in_closed_form(camcnn, windows):
 # ---------------------------------------------------------------- lime-music
 
 def test_default_components_are_two_parts_by_six_bands_by_four_segments():
-    mask = component_mask(DEFAULT_BANDS, 4, 128, 128)
+    mask = component_mask(DEFAULT_BANDS, 4, frontend.mel_band_hz(), 128)
     assert mask.shape == (2, 128, 128) and torch.equal(mask.unique(), torch.arange(48))
     assert set(mask[0].unique().tolist()) == set(range(24))
     assert (mask[:, :, 32] - mask[:, :, 31] == 1).all()  # the next segment starts at frame 32
@@ -211,7 +211,7 @@ def test_lime_music_points_at_the_percussive_high_band_the_model_reads():
 
 def test_lime_music_is_seeded():
     window = clicks_and_tones()
-    mask = component_mask(DEFAULT_BANDS, 4, 128, 128)
+    mask = component_mask(DEFAULT_BANDS, 4, frontend.mel_band_hz(), 128)
     with torch.no_grad():
         runs = [window_weights(BandWatcher(), window, 1, mask, 30, seed) for seed in (5, 5, 6)]
     assert torch.equal(runs[0], runs[1]) and not torch.equal(runs[0], runs[2])

@@ -53,7 +53,7 @@ def test_layer_requirements_are_checked(camcnn):
         name = "needs-conv9"
         requires = frozenset({"layer:conv9"})
 
-        def explain(self, model, windows, target, **options):
+        def attribute(self, model, windows, target, **options):
             return {}
 
     with pytest.raises(IncompatibleExplainer, match="layer:conv9"):

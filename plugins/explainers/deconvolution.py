@@ -15,9 +15,8 @@ from captum.attr import Deconvolution
 from torch import nn
 
 from specinterp import hookimpl
+from specinterp.explaining import evaluating, filter_numbers, find_layer, layer_name
 from specinterp.interfaces import Explainer
-from specinterp_plugins.explainers.filtermaps import filter_numbers
-from specinterp_plugins.explainers.common import evaluating, find_layer, read_options
 
 
 class FilterPeaks(nn.Module):
@@ -43,19 +42,20 @@ class ZeilerFergusDeconvolution(Explainer):
     description = ("Zeiler & Fergus deconvolution of a layer's strongest filter (or filters, numbered from 1) "
                    "to the input; magnitude (Captum Deconvolution)")
     requires = frozenset({"gradients"})
+    options = {"layer": "conv2", "filters": None}
 
-    def explain(self, model: nn.Module, windows: torch.Tensor, target: torch.Tensor,
-                **options: Any) -> dict[str, torch.Tensor]:
-        chosen = read_options(options, {"layer": "conv2", "filters": None})
-        peaks = FilterPeaks(model, find_layer(model, chosen["layer"]))
+    def attribute(self, model: nn.Module, windows: torch.Tensor, target: torch.Tensor,
+                  **options: Any) -> dict[str, torch.Tensor]:
+        peaks = FilterPeaks(model, find_layer(model, options["layer"]))
+        label = layer_name(model, options["layer"])
         with evaluating(model):
             with torch.no_grad():
                 strength = peaks(windows)
-            if chosen["filters"] is None:
+            if options["filters"] is None:
                 targets = {"deconvolution": strength.argmax(dim=1)}
             else:
-                numbers = filter_numbers(chosen["filters"], strength.shape[1], chosen["layer"])
-                targets = {f"{chosen['layer']}-filter{n}": torch.full_like(target, n - 1) for n in numbers}
+                numbers = filter_numbers(options["filters"], strength.shape[1], label)
+                targets = {f"{label}-filter{n}": torch.full_like(target, n - 1) for n in numbers}
             method = Deconvolution(peaks)
             return {name: method.attribute(windows, target=t).detach().abs()[:, 0] for name, t in targets.items()}
 

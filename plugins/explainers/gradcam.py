@@ -6,26 +6,22 @@ from typing import Any
 
 import torch
 from captum.attr import LayerGradCam
-from torch import nn
 
 from specinterp import hookimpl
-from specinterp.interfaces import Explainer
-from specinterp_plugins.explainers.common import evaluating, find_layer, flag, read_options, upsample
+from specinterp.explaining import CaptumExplainer, flag
 
 
-class GradCAM(Explainer):
+class GradCAM(CaptumExplainer):
     name = "gradcam"
     description = "Grad-CAM: a layer's maps weighted by their mean target gradient, ReLU'd (Captum LayerGradCam)"
     requires = frozenset({"gradients"})
+    options = {"layer": "features", "relu": True}
+    attribution = LayerGradCam
+    layer_method = True
+    sign = "raw"  # ReLU'd by Captum unless relu=false
 
-    def explain(self, model: nn.Module, windows: torch.Tensor, target: torch.Tensor,
-                **options: Any) -> dict[str, torch.Tensor]:
-        chosen = read_options(options, {"layer": "features", "relu": True})
-        layer = find_layer(model, chosen["layer"])
-        relu = flag(chosen["relu"], "relu")
-        with evaluating(model):
-            maps = LayerGradCam(model, layer).attribute(windows, target=target, relu_attributions=relu)
-        return {"gradcam": upsample(maps.detach(), windows.shape[-2:])}
+    def attribute_kwargs(self, windows: torch.Tensor, target: torch.Tensor, options: dict[str, Any]) -> dict[str, Any]:
+        return {"relu_attributions": flag(options["relu"], "relu")}
 
 
 @hookimpl

@@ -4,28 +4,19 @@ gradient with only positive gradients passed back through each ReLU; the map is 
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
 from captum.attr import GuidedBackprop
-from torch import nn
 
 from specinterp import hookimpl
-from specinterp.interfaces import Explainer
-from specinterp_plugins.explainers.common import evaluating, read_options
+from specinterp.explaining import CaptumExplainer
 
 
-class GuidedBackpropagation(Explainer):
+class GuidedBackpropagation(CaptumExplainer):
     name = "guided-backprop"
     description = "guided backpropagation of the target score to the window; magnitude (Captum GuidedBackprop)"
     requires = frozenset({"gradients"})
-
-    def explain(self, model: nn.Module, windows: torch.Tensor, target: torch.Tensor,
-                **options: Any) -> dict[str, torch.Tensor]:
-        read_options(options, {})
-        with evaluating(model):
-            maps = GuidedBackprop(model).attribute(windows, target=target)
-        return {"guided-backprop": maps.detach().abs()[:, 0]}
+    options = {}
+    attribution = GuidedBackprop
+    sign = "abs"
 
 
 @hookimpl

@@ -8,25 +8,22 @@ from typing import Any
 
 import torch
 from captum.attr import GuidedGradCam
-from torch import nn
 
 from specinterp import hookimpl
-from specinterp.interfaces import Explainer
-from specinterp_plugins.explainers.common import evaluating, find_layer, read_options
+from specinterp.explaining import CaptumExplainer
 
 
-class GuidedGradCAM(Explainer):
+class GuidedGradCAM(CaptumExplainer):
     name = "guided-gradcam"
     description = "guided backpropagation times a layer's Grad-CAM; magnitude (Captum GuidedGradCam)"
     requires = frozenset({"gradients"})
+    options = {"layer": "features"}
+    attribution = GuidedGradCam
+    layer_method = True
+    sign = "abs"
 
-    def explain(self, model: nn.Module, windows: torch.Tensor, target: torch.Tensor,
-                **options: Any) -> dict[str, torch.Tensor]:
-        chosen = read_options(options, {"layer": "features"})
-        layer = find_layer(model, chosen["layer"])
-        with evaluating(model):
-            maps = GuidedGradCam(model, layer).attribute(windows, target=target, interpolate_mode="bilinear")
-        return {"guided-gradcam": maps.detach().abs()[:, 0]}
+    def attribute_kwargs(self, windows: torch.Tensor, target: torch.Tensor, options: dict[str, Any]) -> dict[str, Any]:
+        return {"interpolate_mode": "bilinear"}
 
 
 @hookimpl

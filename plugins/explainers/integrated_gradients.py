@@ -9,28 +9,27 @@ from typing import Any
 
 import torch
 from captum.attr import IntegratedGradients
-from torch import nn
 
 from specinterp import hookimpl
-from specinterp.interfaces import Explainer
-from specinterp_plugins.explainers.common import evaluating, positive_int, read_options, silence
+from specinterp.explaining import CaptumExplainer, positive_int, silence
 
 
-class IntegratedGradientsFromSilence(Explainer):
+class IntegratedGradientsFromSilence(CaptumExplainer):
     name = "integrated-gradients"
     description = ("integrated gradients of the target from silence (the window's minimum dB); "
                    "positive part (Captum IntegratedGradients)")
     requires = frozenset({"gradients"})
+    options = {"n_steps": 32, "internal_batch_size": 64}
+    attribution = IntegratedGradients
+    sign = "positive"
 
-    def explain(self, model: nn.Module, windows: torch.Tensor, target: torch.Tensor,
-                **options: Any) -> dict[str, torch.Tensor]:
-        chosen = read_options(options, {"n_steps": 32, "internal_batch_size": 64})
-        n_steps = positive_int(chosen["n_steps"], "n_steps")
-        batch = max(positive_int(chosen["internal_batch_size"], "internal_batch_size"), len(windows))
-        with evaluating(model):
-            maps = IntegratedGradients(model).attribute(windows, baselines=silence(windows).expand_as(windows), target=target,
-                                                        n_steps=n_steps, internal_batch_size=batch)
-        return {"integrated-gradients": maps.detach().clamp(min=0)[:, 0]}
+    def attribute_kwargs(self, windows: torch.Tensor, target: torch.Tensor, options: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "baselines": silence(windows).expand_as(windows),
+            "n_steps": positive_int(options["n_steps"], "n_steps"),
+            # at least the batch's windows, so that each step sees the whole batch at once
+            "internal_batch_size": max(positive_int(options["internal_batch_size"], "internal_batch_size"), len(windows)),
+        }
 
 
 @hookimpl

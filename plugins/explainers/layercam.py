@@ -17,14 +17,11 @@ import torch
 from torch import nn
 
 from specinterp import hookimpl
+from specinterp.explaining import conv_maps, evaluating, find_layer, layer_name, upsample
 from specinterp.interfaces import Explainer
-from specinterp_plugins.explainers.common import evaluating, find_layer, read_options, upsample
-from specinterp_plugins.explainers.scorecam import conv_maps
-
-DEFAULTS = {"layer": "features"}
 
 
-def maps_and_gradients(model: nn.Module, layer: str, windows: torch.Tensor,
+def maps_and_gradients(model: nn.Module, layer: str | nn.Module, windows: torch.Tensor,
                        target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The layer's maps ``A`` and ``d logit_target / d A``, both ``(N, C, h, w)``."""
     captured: list[Any] = []
@@ -33,8 +30,8 @@ def maps_and_gradients(model: nn.Module, layer: str, windows: torch.Tensor,
         with torch.enable_grad():
             logits = model(windows.detach().requires_grad_(True))
             if not captured:
-                raise ValueError(f"layer {layer!r} does not run in the model's forward pass")
-            maps = conv_maps(captured[0], layer)
+                raise ValueError(f"layer {layer_name(model, layer)!r} does not run in the model's forward pass")
+            maps = conv_maps(captured[0], layer_name(model, layer))
             (gradients,) = torch.autograd.grad(logits.gather(1, target[:, None]).sum(), maps)
     finally:
         handle.remove()
@@ -64,13 +61,13 @@ class GradientCAM(Explainer):
     """A CAM built from one layer's maps and their gradients by :attr:`combine`."""
 
     requires = frozenset({"gradients"})
+    options = {"layer": "features"}
     combine: ClassVar[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]
 
-    def explain(self, model: nn.Module, windows: torch.Tensor, target: torch.Tensor,
-                **options: Any) -> dict[str, torch.Tensor]:
-        chosen = read_options(options, DEFAULTS)
+    def attribute(self, model: nn.Module, windows: torch.Tensor, target: torch.Tensor,
+                  **options: Any) -> dict[str, torch.Tensor]:
         with evaluating(model):
-            maps, gradients = maps_and_gradients(model, chosen["layer"], windows, target)
+            maps, gradients = maps_and_gradients(model, options["layer"], windows, target)
         low = self.combine(maps, gradients)
         return {self.name: upsample(low[:, None], windows.shape[-2:])}
 

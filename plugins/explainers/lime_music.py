@@ -4,18 +4,17 @@ prediction. LIME (Ribeiro et al. 2016, Captum's ``Lime``) over musical component
 
 Each window's mel power spectrogram ``10 ** (dB / 10)`` is split by librosa's harmonic / percussive
 separation (HPSS) into two parts that add back up to it. A component is one part in one frequency band
-(Hz edges, mel rows assigned by their centre frequency) in one time segment of the window: with the
+(Hz edges, mel rows assigned by their centre frequency on the model's front end) in one time segment of the window: with the
 defaults 2 x 6 x 4 = 48 components. A LIME sample keeps some components; where a component is removed,
 the power of its bins is the other part's alone, and the window returns to dB floored at its own
-minimum (all removed: a silent window at that minimum). A weighted ridge fit of the target's softmax
-score on the kept components gives each component a weight; the maps paint the positive weights on
+minimum (all removed: a silent window at that minimum). A weighted ridge fit of the target's probability (softmax;
+sigmoid for a multi-label model) on the kept components gives each component a weight; the maps paint the positive weights on
 the bins of their part.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -26,10 +25,9 @@ from captum.attr._core.lime import get_exp_kernel_similarity_function
 from torch import nn
 from torch.utils.data import DataLoader
 
-from specinterp import frontend, hookimpl
+from specinterp import hookimpl
+from specinterp.explaining import class_probabilities, evaluating, mel_frequencies, positive_int
 from specinterp.interfaces import Explainer, Explanation
-from specinterp.windows import WINDOW_FRAMES
-from specinterp_plugins.explainers.common import evaluating, positive_int, read_options
 
 PARTS = ("harmonic", "percussive")
 DEFAULT_BANDS = (0.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 11025.0)
@@ -38,6 +36,7 @@ EVAL_BATCH = 50  # perturbed windows per forward pass
 KERNEL_WIDTH = 0.25  # LIME's image default, on the cosine distance to the all-kept component vector
 RIDGE_ALPHA = 1.0  # LIME's default ridge penalty
 TOP_CELLS = 3
+STUDY_WINDOW_FRAMES = 128  # for explanations that do not record their front end
 
 
 # ---------------------------------------------------------------- components
@@ -59,9 +58,8 @@ def seed_value(value: Any) -> int:
     return value
 
 
-def band_of_rows(edges: tuple[float, ...], n_mels: int) -> np.ndarray:
-    """Band index of each mel row by its centre Hz (rows outside the edges join the nearest band)."""
-    centres = frontend.mel_band_hz(replace(frontend.DEFAULT, n_mels=n_mels))
+def band_of_rows(edges: tuple[float, ...], centres: np.ndarray) -> np.ndarray:
+    """Band index of each mel row by its centre Hz ``(n_mels,)`` (rows outside the edges join the nearest band)."""
     bands = np.clip(np.searchsorted(edges, centres, side="right") - 1, 0, len(edges) - 2)
     empty = sorted(set(range(len(edges) - 1)) - set(bands.tolist()))
     if empty:
@@ -69,12 +67,15 @@ def band_of_rows(edges: tuple[float, ...], n_mels: int) -> np.ndarray:
     return bands
 
 
-def component_mask(edges: tuple[float, ...], segments: int, n_mels: int, frames: int) -> torch.Tensor:
-    """Component id of each bin of each part ``(2, n_mels, frames)``: part, then band, then segment."""
+def component_mask(edges: tuple[float, ...], segments: int, centres: np.ndarray, frames: int) -> torch.Tensor:
+    """Component id of each bin of each part ``(2, n_mels, frames)``: part, then band, then segment.
+
+    ``centres`` are the mel rows' centre frequencies (Hz, ``(n_mels,)``) and ``frames`` the window's length.
+    """
     if segments > frames:
         raise ValueError(f"option segments must be at most {frames} (the window's frames), got {segments}")
     cells = (len(edges) - 1) * segments
-    cell = band_of_rows(edges, n_mels)[:, None] * segments + np.arange(frames)[None, :] * segments // frames
+    cell = band_of_rows(edges, centres)[:, None] * segments + np.arange(frames)[None, :] * segments // frames
     return torch.from_numpy(np.stack([cell + part * cells for part in range(len(PARTS))]))
 
 
@@ -129,7 +130,7 @@ def window_weights(model: nn.Module, window_db: torch.Tensor, target: int, mask:
     parts = split_parts(window_db)
     floor = float(window_db.min())
     lime = Lime(
-        lambda kept: model(remix(kept[:, mask], parts, floor).to(window_db.device)).softmax(dim=1).cpu(),
+        lambda kept: class_probabilities(model, remix(kept[:, mask], parts, floor).to(window_db.device)).cpu(),
         interpretable_model=LinearModel(weighted_ridge, alpha=RIDGE_ALPHA),
         similarity_func=get_exp_kernel_similarity_function("cosine", KERNEL_WIDTH),
         perturb_func=seeded_coalitions(seed),
@@ -163,9 +164,10 @@ def cell_means(song_map: np.ndarray, rows: np.ndarray, bands: int, span: int) ->
     return np.add.reduceat(by_band, starts, axis=1) / np.diff(np.append(starts, by_band.shape[1]))
 
 
-def top_cells(maps: dict[str, np.ndarray], edges: tuple[float, ...], span: int) -> list[tuple[int, int, int]]:
-    """The highest positive (part, band, span) cells, best first."""
-    rows = band_of_rows(edges, maps[PARTS[0]].shape[0])
+def top_cells(maps: dict[str, np.ndarray], edges: tuple[float, ...], span: int,
+              centres: np.ndarray) -> list[tuple[int, int, int]]:
+    """The highest positive (part, band, span) cells, best first; ``centres``: the rows' Hz."""
+    rows = band_of_rows(edges, centres)
     scores = np.stack([cell_means(maps[part], rows, len(edges) - 1, span) for part in PARTS])
     order = np.argsort(-scores, axis=None, kind="stable")[:TOP_CELLS]
     return [tuple(int(i) for i in np.unravel_index(k, scores.shape)) for k in order if scores.flat[k] > 0]
@@ -175,14 +177,16 @@ class LimeMusic(Explainer):
     shared_scale = True  # harmonic and percussive weights are comparable: one scale for both maps
     name = "lime-music"
     description = "LIME over harmonic / percussive parts x frequency bands x time segments, answered in words"
+    options = DEFAULTS
 
-    def explain(self, model: nn.Module, windows: torch.Tensor, target: torch.Tensor,
-                **options: Any) -> dict[str, torch.Tensor]:
-        chosen = read_options(options, DEFAULTS)
-        samples = positive_int(chosen["samples"], "samples")
-        segments = positive_int(chosen["segments"], "segments")
-        seed = seed_value(chosen["seed"])
-        mask = component_mask(band_edges(chosen["bands"]), segments, *windows.shape[-2:])
+    def attribute(self, model: nn.Module, windows: torch.Tensor, target: torch.Tensor,
+                  **options: Any) -> dict[str, torch.Tensor]:
+        samples = positive_int(options["samples"], "samples")
+        segments = positive_int(options["segments"], "segments")
+        seed = seed_value(options["seed"])
+        edges = band_edges(options["bands"])
+        n_mels, frames = windows.shape[-2:]
+        mask = component_mask(edges, segments, mel_frequencies(model, n_mels), frames)
         with evaluating(model), torch.no_grad():
             weights = torch.stack([window_weights(model, window[0], int(t), mask, samples, seed)
                                    for window, t in zip(windows, target)])
@@ -193,15 +197,18 @@ class LimeMusic(Explainer):
         """The top cells of the song maps on the grid the explanation used (bands x segments)."""
         if not all(part in explanation.maps for part in PARTS):
             return ""
-        chosen = {**DEFAULTS, **explanation.options}
+        chosen = {**self.options, **explanation.options}
         bands = tuple(float(hz) for hz in chosen["bands"])
-        span = WINDOW_FRAMES // int(chosen["segments"])
-        cells = top_cells(explanation.maps, bands, span)
+        rows = explanation.maps[PARTS[0]].shape[0]
+        config = getattr(explanation, "frontend", None)  # the model's front end, when the explanation records it
+        span = getattr(config, "window_frames", STUDY_WINDOW_FRAMES) // int(chosen["segments"])
+        cells = top_cells(explanation.maps, bands, span, mel_frequencies(explanation, rows))
         genre = explanation.target_name
         if not cells:
             return f"No harmonic or percussive part of any band raised the score of '{genre}'."
         frames = explanation.maps[PARTS[0]].shape[1]
-        per_frame = explanation.hop_length / explanation.sample_rate
+        per_frame = (getattr(config, "hop_length", explanation.hop_length)
+                     / getattr(config, "sample_rate", explanation.sample_rate))
         phrases = [
             f"the {PARTS[part]} part of {hz_label(bands[band], bands[band + 1])} in "
             f"{clock(math.floor(cell * span * per_frame))}-{clock(math.ceil(min((cell + 1) * span, frames) * per_frame))}"
@@ -209,6 +216,7 @@ class LimeMusic(Explainer):
         ]
         text = f"{phrases[0]} drove '{genre}' most" + "".join(f"; then {p}" for p in phrases[1:]) + "."
         return text[0].upper() + text[1:]
+
 
 @hookimpl
 def register_explainers(register) -> None:

@@ -9,11 +9,9 @@ from typing import Any
 
 import torch
 from captum.attr import Occlusion
-from torch import nn
 
 from specinterp import hookimpl
-from specinterp.interfaces import Explainer
-from specinterp_plugins.explainers.common import evaluating, positive_int, read_options, silence
+from specinterp.explaining import CaptumExplainer, positive_int, silence
 
 EXAMPLES_PER_PASS = 256  # occluded windows per forward pass
 
@@ -28,21 +26,20 @@ def mel_frame_pair(value: Any, key: str, limit: tuple[int, int]) -> tuple[int, i
     return pair
 
 
-class SlidingOcclusion(Explainer):
+class SlidingOcclusion(CaptumExplainer):
     name = "occlusion"
     description = "drop of the target score when a time x frequency patch is silenced; positive part (Captum Occlusion)"
+    options = {"patch": [16, 16], "stride": [8, 8]}
+    attribution = Occlusion
+    sign = "positive"
 
-    def explain(self, model: nn.Module, windows: torch.Tensor, target: torch.Tensor,
-                **options: Any) -> dict[str, torch.Tensor]:
-        chosen = read_options(options, {"patch": [16, 16], "stride": [8, 8]})
+    def attribute_kwargs(self, windows: torch.Tensor, target: torch.Tensor, options: dict[str, Any]) -> dict[str, Any]:
         grid = tuple(windows.shape[-2:])
-        patch = mel_frame_pair(chosen["patch"], "patch", grid)
-        stride = mel_frame_pair(chosen["stride"], "stride", grid)
-        with evaluating(model):
-            maps = Occlusion(model).attribute(
-                windows, sliding_window_shapes=(1, *patch), strides=(1, *stride), baselines=silence(windows).expand_as(windows),
-                target=target, perturbations_per_eval=max(1, EXAMPLES_PER_PASS // len(windows)))
-        return {"occlusion": maps.detach().clamp(min=0)[:, 0]}
+        patch = mel_frame_pair(options["patch"], "patch", grid)
+        stride = mel_frame_pair(options["stride"], "stride", grid)
+        return {"sliding_window_shapes": (1, *patch), "strides": (1, *stride),
+                "baselines": silence(windows).expand_as(windows),
+                "perturbations_per_eval": max(1, EXAMPLES_PER_PASS // len(windows))}
 
 
 @hookimpl

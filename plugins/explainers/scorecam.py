@@ -1,5 +1,6 @@
 """Score-CAM (Wang et al. 2020): a layer's maps weighted by how far each, used as a mask on the input,
-raises the target's softmax score above that of a silent window. Captum has no Score-CAM.
+raises the target's probability (softmax, or sigmoid for a multi-label model) above that of a silent
+window. Captum has no Score-CAM.
 
 Channel ``k``'s map ``A_k``, upsampled to the window and scaled to [0, 1], is a mask ``M_k``. The masked
 window fades toward the window's minimum (silence, not 0 dB) where the mask is low:
@@ -16,18 +17,10 @@ from captum.attr import LayerActivation
 from torch import nn
 
 from specinterp import hookimpl
+from specinterp.explaining import (
+    conv_maps, evaluating, find_layer, layer_name, positive_int, silence, target_scores, upsample,
+)
 from specinterp.interfaces import Explainer
-from specinterp_plugins.explainers.common import evaluating, find_layer, positive_int, read_options, silence, upsample
-
-DEFAULTS = {"layer": "features", "batch_size": 64}
-
-
-def conv_maps(output: Any, layer: str) -> torch.Tensor:
-    """``output`` if it is a batch of maps ``(N, C, h, w)``, else a ``ValueError`` naming the layer."""
-    if not isinstance(output, torch.Tensor) or output.dim() != 4:
-        shape = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
-        raise ValueError(f"layer {layer!r} gives {shape}, not maps (N, C, h, w)")
-    return output
 
 
 def unit_masks(maps: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
@@ -36,11 +29,6 @@ def unit_masks(maps: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
     low = up.amin(dim=(1, 2), keepdim=True)
     high = up.amax(dim=(1, 2), keepdim=True)
     return (up - low) / (high - low).clamp_min(1e-12)
-
-
-def target_scores(model: nn.Module, windows: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Softmax probability of each window's target ``(N,)``."""
-    return model(windows).softmax(dim=1).gather(1, target[:, None])[:, 0]
 
 
 def channel_weights(model: nn.Module, windows: torch.Tensor, target: torch.Tensor, activations: torch.Tensor,
@@ -58,10 +46,10 @@ def channel_weights(model: nn.Module, windows: torch.Tensor, target: torch.Tenso
     return torch.cat(scores).view(n, k) - baseline[:, None]
 
 
-def score_cam(model: nn.Module, layer: str, windows: torch.Tensor, target: torch.Tensor,
+def score_cam(model: nn.Module, layer: str | nn.Module, windows: torch.Tensor, target: torch.Tensor,
               batch_size: int) -> torch.Tensor:
     """Score-CAM on the layer's grid ``(N, h, w)``."""
-    activations = conv_maps(LayerActivation(model, find_layer(model, layer)).attribute(windows), layer)
+    activations = conv_maps(LayerActivation(model, find_layer(model, layer)).attribute(windows), layer_name(model, layer))
     weights = channel_weights(model, windows, target, activations, batch_size)
     return torch.relu(torch.einsum("nk,nkhw->nhw", weights, activations))
 
@@ -69,13 +57,13 @@ def score_cam(model: nn.Module, layer: str, windows: torch.Tensor, target: torch
 class ScoreCAM(Explainer):
     name = "scorecam"
     description = "Score-CAM: a layer's maps weighted by the target score of the input masked by each"
+    options = {"layer": "features", "batch_size": 64}
 
-    def explain(self, model: nn.Module, windows: torch.Tensor, target: torch.Tensor,
-                **options: Any) -> dict[str, torch.Tensor]:
-        chosen = read_options(options, DEFAULTS)
-        batch_size = positive_int(chosen["batch_size"], "batch_size")
+    def attribute(self, model: nn.Module, windows: torch.Tensor, target: torch.Tensor,
+                  **options: Any) -> dict[str, torch.Tensor]:
+        batch_size = positive_int(options["batch_size"], "batch_size")
         with evaluating(model), torch.no_grad():
-            low = score_cam(model, chosen["layer"], windows, target, batch_size)
+            low = score_cam(model, options["layer"], windows, target, batch_size)
         return {"scorecam": upsample(low[:, None], windows.shape[-2:])}
 
 

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from specinterp import hookimpl
-from specinterp.interfaces import ModelPlugin
+from specinterp.interfaces import CamHead, ModelPlugin
 from specinterp_plugins.models.shipped import shipped_weights
 
 
@@ -60,6 +60,10 @@ class CamCNN(nn.Module):
             if i < len(self.convs) - 1:
                 x = self.pool(x)
         return x
+
+    def cam_head(self) -> CamHead:
+        """The maps that feed global average pooling and the dense layer's ``(classes, C)`` weights."""
+        return CamHead(features=self.features, weight=self.classifier.weight)
 
     def forward(self, windows: torch.Tensor) -> torch.Tensor:
         pooled = self.features(windows).mean(dim=(2, 3))
