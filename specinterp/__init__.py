@@ -8,8 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from specinterp.hookspecs import hookimpl
+from specinterp.interfaces import CamHead, ExplainableModel
 
-__all__ = ["hookimpl", "explain", "predict", "load_model"]
+__all__ = ["hookimpl", "explain", "predict", "load_model", "FrontendConfig", "CamHead", "ExplainableModel"]
 __version__ = "0.1.0"
 
 
@@ -18,4 +19,8 @@ def __getattr__(name: str) -> Any:
         from specinterp import api
 
         return getattr(api, name)
+    if name == "FrontendConfig":
+        from specinterp.frontend import FrontendConfig
+
+        return FrontendConfig
     raise AttributeError(f"module 'specinterp' has no attribute {name!r}")

@@ -4,45 +4,77 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Sequence, Union
 
 import numpy as np
 import torch
+from torch import nn
 
-from specinterp import audio, frontend, inference
+from specinterp import audio, inference
+from specinterp import frontend as frontend_module
 from specinterp import windows as win
+from specinterp.frontend import FrontendConfig
 from specinterp.interfaces import Explainer, Explanation, Prediction, SpecinterpError
 from specinterp.plugins import registry
 from specinterp.weights import LoadedModel, resolve
 
 EXPLAIN_BATCH = 32
+ModelLike = Union[str, LoadedModel, nn.Module]
 
 
 def load_model(name: str = "camcnn", weights: str | Path | None = None, variant: str | None = None) -> LoadedModel:
-    """A model plugin with its shipped (or given) safetensors weights, ready in eval mode."""
+    """A model plugin with its shipped (or given) safetensors weights, ready in eval mode.
+
+    Parameters
+    ----------
+    name : str, default "camcnn"
+        A model plugin's name (``specinterp plugins`` lists them).
+    weights : path or None
+        A ``.safetensors`` file with its ``.json`` beside it; default: the plugin's shipped weights.
+    variant : str or None
+        Which shipped weights (e.g. ``"filtered"``); default: the plugin's default variant.
+
+    Returns
+    -------
+    LoadedModel
+        ``.module`` (eval mode), ``.classes``, ``.frontend`` (its :class:`FrontendConfig`), ``.multilabel``.
+    """
     return resolve(name, weights, variant)
 
 
-def _as_model(model: str | LoadedModel, weights: str | Path | None) -> LoadedModel:
-    return model if isinstance(model, LoadedModel) else load_model(model, weights)
+def as_model(model: ModelLike, weights: str | Path | None = None, frontend: FrontendConfig | dict | None = None,
+             classes: Sequence[str] | None = None, multilabel: bool = False) -> LoadedModel:
+    """A plugin name, a :class:`LoadedModel`, or the user's own ``nn.Module`` (wrapped) as a LoadedModel."""
+    if isinstance(model, LoadedModel):
+        return model
+    if isinstance(model, str):
+        return load_model(model, weights)
+    from specinterp.models import wrap
+
+    return wrap(model, frontend, classes, multilabel)
 
 
-def _waveform(source: str | Path | np.ndarray) -> tuple[np.ndarray, str]:
+def _waveform(source: str | Path | np.ndarray, config: FrontendConfig,
+              sample_rate: int | None) -> tuple[np.ndarray, str]:
+    """The audio at the model's rate: files decoded and resampled; arrays resampled from ``sample_rate``."""
     if isinstance(source, (str, Path)):
-        return audio.load(source), str(source)
+        return audio.load(source, config.sample_rate), str(source)
     data = np.asarray(source, dtype=np.float32)
     if data.ndim != 1 or data.size == 0:
-        raise SpecinterpError("waveform must be a non-empty 1-D array of samples at 22050 Hz")
+        raise SpecinterpError("waveform must be a non-empty 1-D array of samples")
+    if sample_rate is not None and sample_rate != config.sample_rate:
+        data = audio.resample(data, sample_rate, config.sample_rate)
     return data, "waveform"
 
 
 def resolve_target(target: int | str | None, prediction: Prediction) -> int:
-    """A genre name or index (``None``: the predicted genre) as a class index."""
+    """A class or tag name, or an index (``None``: the most probable), as a class index."""
     if target is None:
         return prediction.index
     if isinstance(target, str) and not target.lstrip("-").isdigit():
         if target not in prediction.classes:
-            raise SpecinterpError(f"unknown target '{target}' (classes: {', '.join(prediction.classes)})")
+            kind = "tag" if prediction.multilabel else "target"
+            raise SpecinterpError(f"unknown {kind} '{target}' (classes: {', '.join(prediction.classes)})")
         return prediction.classes.index(target)
     index = int(target)
     if not 0 <= index < len(prediction.classes):
@@ -50,12 +82,37 @@ def resolve_target(target: int | str | None, prediction: Prediction) -> int:
     return index
 
 
-def predict(source: str | Path | np.ndarray, model: str | LoadedModel = "camcnn",
-            weights: str | Path | None = None, hop: int = win.WINDOW_FRAMES // 2) -> Prediction:
-    """Genre probabilities of a whole song (mean of window log-probabilities) and its timeline."""
-    loaded = _as_model(model, weights)
-    waveform, _ = _waveform(source)
-    prediction, _ = inference.predict(loaded.module, frontend.log_mel(waveform), loaded.classes, hop)
+def predict(source: str | Path | np.ndarray, model: ModelLike = "camcnn", weights: str | Path | None = None,
+            hop: int | None = None, *, frontend: FrontendConfig | dict | None = None,
+            classes: Sequence[str] | None = None, multilabel: bool = False,
+            sample_rate: int | None = None) -> Prediction:
+    """Probabilities of a whole song and its per-window timeline.
+
+    Parameters
+    ----------
+    source : path or np.ndarray [shape=(samples,)]
+        An audio file, or mono samples at ``sample_rate`` (default: the model's rate).
+    model : str, LoadedModel or nn.Module, default "camcnn"
+        A plugin name, a loaded model, or your own module (then ``frontend`` and ``classes`` are needed).
+    weights : path or None
+        Weights for a plugin name (default: its shipped ones).
+    hop : int > 0 or None
+        Frames between windows (default: the front end's ``window_hop``).
+    frontend, classes, multilabel
+        For your own module: its input, the name of each output, sigmoid (tags) or softmax outputs.
+    sample_rate : int or None
+        Rate of an in-memory ``source``; it is resampled to the model's.
+
+    Returns
+    -------
+    Prediction
+        Song probabilities ``(C,)`` (softmax of the mean window log-probabilities, or for tagging
+        models the mean window sigmoid), window probabilities ``(N, C)`` and window start times.
+    """
+    loaded = as_model(model, weights, frontend, classes, multilabel)
+    waveform, _ = _waveform(source, loaded.frontend, sample_rate)
+    prediction, _ = inference.predict(loaded.module, frontend_module.log_mel(waveform, loaded.frontend),
+                                      loaded.classes, hop, loaded.frontend)
     return prediction
 
 
@@ -68,15 +125,30 @@ def explainer_names(explainer: str | Sequence[str]) -> list[str]:
     return names
 
 
+def options_for(method: Explainer, methods: Sequence[Explainer], options: dict[str, Any]) -> dict[str, Any]:
+    """The options ``method`` declares; with several explainers an option goes to those that declare it,
+    and one that none of them declares is an error (a single explainer gets all, and rejects the rest)."""
+    if len(methods) == 1:
+        return dict(options)
+    unknown = sorted(key for key in options if not any(key in m.options for m in methods))
+    if unknown:
+        raise SpecinterpError(f"no chosen explainer takes option {', '.join(map(repr, unknown))}")
+    return {key: value for key, value in options.items() if key in method.options}
+
+
 def song_maps(method: Explainer, loaded: LoadedModel, windows: win.Windows, target: int,
               options: dict[str, Any]) -> dict[str, np.ndarray]:
     """One explainer's maps over the whole song, each scaled to [0, 1] (jointly if ``shared_scale``)."""
     per_window: dict[str, list[np.ndarray]] = {}
     data = torch.from_numpy(windows.data)
+    try:
+        chosen = method.resolve_options(options)
+    except ValueError as exc:
+        raise SpecinterpError(f"explainer '{method.name}': {exc}") from None
     for start in range(0, len(data), EXPLAIN_BATCH):
         chunk = data[start : start + EXPLAIN_BATCH]
         try:
-            maps = method.explain(loaded.module, chunk, torch.full((len(chunk),), target), **options)
+            maps = method.explain(loaded.module, chunk, torch.full((len(chunk),), target), **chosen)
         except (ValueError, KeyError, IndexError) as exc:  # a bad option or layer: the user's error
             raise SpecinterpError(f"explainer '{method.name}': {exc}") from None
         for name, value in maps.items():
@@ -85,33 +157,58 @@ def song_maps(method: Explainer, loaded: LoadedModel, windows: win.Windows, targ
     return win.normalize_together(stitched) if method.shared_scale else {k: win.normalize(v) for k, v in stitched.items()}
 
 
-def explain(source: str | Path | np.ndarray, model: str | LoadedModel = "camcnn", explainer: str | Sequence[str] = "cam",
-            target: int | str | None = None, weights: str | Path | None = None,
-            hop: int = win.WINDOW_FRAMES // 2, options: dict[str, Any] | None = None) -> Explanation:
+def explain(source: str | Path | np.ndarray, model: ModelLike = "camcnn", explainer: str | Sequence[str] = "cam",
+            target: int | str | None = None, weights: str | Path | None = None, hop: int | None = None,
+            options: dict[str, Any] | None = None, *, frontend: FrontendConfig | dict | None = None,
+            classes: Sequence[str] | None = None, multilabel: bool = False,
+            sample_rate: int | None = None) -> Explanation:
     """Predict a song and explain the prediction (or ``target``) with one or more explainers.
+
+    Parameters
+    ----------
+    source : path or np.ndarray [shape=(samples,)]
+        An audio file, or mono samples at ``sample_rate`` (default: the model's rate).
+    model : str, LoadedModel or nn.Module, default "camcnn"
+        A plugin name, a loaded model, or your own module taking windows ``(N, 1, n_mels, frames)``
+        (then pass ``frontend`` and ``classes``; its ``Conv2d`` layers become explainable layers).
+    explainer : str or list of str, default "cam"
+        Explainer name(s); ``"cam,gradcam"`` gives one explanation with both maps.
+    target : str, int or None
+        The class or tag to explain (default: the most probable).
+    weights, hop, options
+        Weights for a plugin name; frames between windows (default: the front end's); explainer
+        options (a ``layer`` may be a name or the submodule itself).
+    frontend, classes, multilabel, sample_rate
+        As for :func:`predict`.
+
+    Returns
+    -------
+    Explanation
+        Maps per explainer ``(n_mels, T)`` in [0, 1] on the model's grid, the log-mel, the prediction,
+        the waveform at the model's rate and the front end: ``.save(folder)`` writes PNG, WAV and HTML.
 
     Maps are computed per window, stitched into one song-length map (overlaps averaged) and scaled to
     [0, 1] by the song's own minimum and maximum (one scale for all maps where the explainer asks for
-    ``shared_scale``). Several explainers (``"cam,gradcam"``) share one prediction and give one
-    explanation named ``cam+gradcam`` whose maps are named after their explainers; ``options`` go to each.
+    ``shared_scale``). Several explainers share one prediction; their maps are named after them, and
+    each gets the options it declares.
     """
-    loaded = _as_model(model, weights)
+    loaded = as_model(model, weights, frontend, classes, multilabel)
     names = explainer_names(explainer)
     methods = [registry().get("explainers", name) for name in names]
     for method in methods:
         method.check(loaded.module, loaded.name)
-    waveform, label = _waveform(source)
-    spectrogram = frontend.log_mel(waveform)
-    prediction, windows = inference.predict(loaded.module, spectrogram, loaded.classes, hop)
+    waveform, label = _waveform(source, loaded.frontend, sample_rate)
+    spectrogram = frontend_module.log_mel(waveform, loaded.frontend)
+    prediction, windows = inference.predict(loaded.module, spectrogram, loaded.classes, hop, loaded.frontend)
     index = resolve_target(target, prediction)
     explanation = Explanation(
         source=label, model=loaded.name, explainer="+".join(names), target=index, prediction=prediction,
-        spectrogram=spectrogram, maps={}, waveform=waveform, sample_rate=frontend.DEFAULT.sample_rate,
-        hop_length=frontend.DEFAULT.hop_length, weights=str(loaded.path or ""), options=dict(options or {}),
+        spectrogram=spectrogram, maps={}, waveform=waveform, frontend=loaded.frontend,
+        weights=str(loaded.path or ""), options=dict(options or {}),
     )
     summaries = []
     for name, method in zip(names, methods):
-        own = song_maps(method, loaded, windows, index, dict(options or {}))
+        own = song_maps(method, loaded, windows, index, options_for(method, methods, options or {}))
         summaries.append(method.describe(replace(explanation, explainer=name, maps=own)))
         for key, value in own.items():
             explanation.maps[key if len(names) == 1 or key == name else f"{name}.{key}"] = value

@@ -59,6 +59,17 @@ def _load_soundfile(path: Path, sample_rate: int) -> np.ndarray:
     return out[:filled]
 
 
+def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """Mono float32 ``samples`` from ``from_rate`` to ``to_rate`` (soxr, the quality the loader uses)."""
+    import soxr
+
+    if from_rate <= 0 or to_rate <= 0:
+        raise SpecinterpError(f"sample rates must be positive, got {from_rate} -> {to_rate}")
+    if from_rate == to_rate:
+        return np.ascontiguousarray(samples, dtype=np.float32)
+    return np.ascontiguousarray(soxr.resample(np.asarray(samples, dtype=np.float32), from_rate, to_rate), dtype=np.float32)
+
+
 def _load_librosa(path: Path, sample_rate: int) -> np.ndarray:
     import warnings
 

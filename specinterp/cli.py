@@ -73,17 +73,17 @@ def collect_audio(inputs: tuple[Path, ...]) -> list[Path]:
 @click.option("--model", default="camcnn", show_default=True, help="Model plugin name.")
 @click.option("--weights", type=click.Path(path_type=Path), help="A .safetensors file (config .json beside it).")
 @click.option("--explainer", required=True, help="Explainer plugin name(s), e.g. cam or cam,gradcam (one grid).")
-@click.option("--target", help="Genre name or index to explain (default: the predicted genre).")
+@click.option("--target", help="Genre or tag (name or index) to explain (default: the most probable).")
 @click.option("--out", default=DEFAULT_OUT, show_default=True, type=click.Path(path_type=Path), help="Output folder.")
 @click.option("--render", "renderers", default="png,wav,html", show_default=True, help="Renderers, comma-separated.")
 @click.option("--complement", is_flag=True,
               help="Also write the complement WAV (what the network ignored); html always writes it.")
-@click.option("--hop", default=64, show_default=True, type=click.IntRange(1, 128), help="Window hop in frames.")
+@click.option("--hop", type=click.IntRange(1), help="Window hop in frames (default: the model's, e.g. 64 of 128).")
 @click.option("--layer", help="Layer to explain (explainers that take one), e.g. conv2.")
 @click.option("--filters", help="Filters, numbered from 1, comma-separated, e.g. 1,8,16,32.")
 @click.option("--option", "extra", multiple=True, metavar="KEY=VALUE", help="Explainer-specific option (JSON value).")
 def explain(inputs, model, weights, explainer, target, out, renderers, complement, hop, layer, filters, extra) -> None:
-    """Predict the genre of each FILE and explain it: a PNG, WAVs and an HTML report per file under --out.
+    """Predict the genre (or tags) of each FILE and explain it: a PNG, WAVs and an HTML report per file under --out.
 
     Folders are searched recursively. Bad files are reported and skipped; the exit code is 0 when
     all succeeded, 1 when some failed, 2 when none could run.
@@ -118,8 +118,7 @@ def explain(inputs, model, weights, explainer, target, out, renderers, complemen
         except SpecinterpError as exc:
             failures.append((path, str(exc)))
             continue
-        top = ", ".join(f"{g} {p:.2f}" for g, p in explanation.prediction.top(3))
-        click.echo(f"{path}: {explanation.prediction.genre}  (top-3: {top})")
+        click.echo(f"{path}: {headline(explanation.prediction)}")
         if explanation.summary:
             click.echo(f"  {explanation.summary}")
         for written_path in written:
@@ -174,6 +173,14 @@ def train(model, dataset, data, split_name, seed, epochs, batch_size, lr, crops_
     if is_main:
         kept = "last epoch" if config.fit == "train+valid" else "best validation epoch"
         click.echo(f"weights ({kept}): {best} (config {best.with_suffix('.json')})")
+
+
+def headline(prediction) -> str:
+    """``rock  (top-3: rock 0.84, ...)``; for tagging models ``tags: rock 0.62, ...`` (top 5)."""
+    if prediction.multilabel:
+        return "tags: " + ", ".join(f"{t} {p:.2f}" for t, p in prediction.top(5))
+    top = ", ".join(f"{g} {p:.2f}" for g, p in prediction.top(3))
+    return f"{prediction.label}  (top-3: {top})"
 
 
 def parse_overrides(items: tuple[str, ...], flag: str = "--set") -> dict:

@@ -13,11 +13,12 @@ from specinterp import windows as win
 from specinterp.inference import window_logprobs
 
 
-def clip_predictions(module: nn.Module, specs: list[np.ndarray], hop: int = win.WINDOW_FRAMES // 2) -> np.ndarray:
-    """Predicted class per clip from all its windows."""
+def clip_predictions(module: nn.Module, specs: list[np.ndarray], size: int = win.WINDOW_FRAMES,
+                     hop: int = win.WINDOW_FRAMES // 2) -> np.ndarray:
+    """Predicted class per clip from all its windows of ``size`` frames every ``hop``."""
     out = []
     for spec in specs:
-        out.append(int(window_logprobs(module, win.split(spec, hop=hop).data).mean(axis=0).argmax()))
+        out.append(int(window_logprobs(module, win.split(spec, size=size, hop=hop).data).mean(axis=0).argmax()))
     return np.array(out, dtype=np.int64)
 
 
@@ -38,8 +39,8 @@ def scores(labels: np.ndarray, predicted: np.ndarray, n_classes: int) -> dict[st
 
 
 def clip_scores(module: nn.Module, specs: list[np.ndarray], labels: np.ndarray, n_classes: int,
-                hop: int = win.WINDOW_FRAMES // 2) -> dict[str, Any]:
-    return scores(labels, clip_predictions(module, specs, hop), n_classes)
+                size: int = win.WINDOW_FRAMES, hop: int = win.WINDOW_FRAMES // 2) -> dict[str, Any]:
+    return scores(labels, clip_predictions(module, specs, size, hop), n_classes)
 
 
 def evaluate(loaded, dataset, split, part: str = "test") -> dict[str, Any]:
@@ -56,9 +57,10 @@ def evaluate(loaded, dataset, split, part: str = "test") -> dict[str, Any]:
         raise SpecinterpError(
             f"{loaded.path}: {len(leaked)} of the {len(clips)} {part} clips were used to train these weights "
             f"(e.g. {leaked[0]}); evaluate on the split they were trained for")
-    specs = features.logmels(clips)
+    specs = features.logmels(clips, config=loaded.frontend)
     labels = np.array([c.label for c in clips])
-    result = scores(labels, clip_predictions(loaded.module, [specs[c.id] for c in clips]), len(dataset.classes))
+    size, hop = loaded.frontend.window_frames, loaded.frontend.window_hop
+    result = scores(labels, clip_predictions(loaded.module, [specs[c.id] for c in clips], size, hop), len(dataset.classes))
     classes = list(dataset.classes)
     return {
         "model": loaded.name, "weights": str(loaded.path), "dataset": dataset.name, "split": split.name,

@@ -38,6 +38,7 @@ def logmel(path: Path, config: frontend.FrontendConfig = frontend.DEFAULT, cache
     return spec.astype(np.float32)  # the cached precision, so a first run equals a cached one
 
 
-def logmels(clips: list[Clip], cache: Path | None = None, progress: bool = True) -> dict[str, np.ndarray]:
-    """Log-mels of many clips by clip id, with a progress bar."""
-    return {c.id: logmel(c.path, cache=cache) for c in tqdm(clips, desc="log-mel", unit="clip", disable=not progress)}
+def logmels(clips: list[Clip], cache: Path | None = None, progress: bool = True,
+            config: frontend.FrontendConfig = frontend.DEFAULT) -> dict[str, np.ndarray]:
+    """Log-mels of many clips by clip id on the ``config`` front end, with a progress bar."""
+    return {c.id: logmel(c.path, config, cache) for c in tqdm(clips, desc="log-mel", unit="clip", disable=not progress)}

@@ -264,32 +264,50 @@ class Split:
 
 @dataclass
 class Prediction:
-    """Song-level genre probabilities and the per-window timeline behind them."""
+    """Song-level probabilities and the per-window timeline behind them.
+
+    Single-label models (genres): ``probabilities`` is the softmax of the mean window
+    log-probabilities and sums to 1. Multi-label models (tags): ``probabilities`` is the mean of the
+    window sigmoid probabilities, one independent probability per tag (as musicnn averages its taggram).
+    """
 
     classes: tuple[str, ...]
-    probabilities: "np.ndarray"  # (C,) softmax of the mean window log-probabilities
-    window_probabilities: "np.ndarray"  # (N, C)
+    probabilities: "np.ndarray"  # (C,)
+    window_probabilities: "np.ndarray"  # (N, C): softmax or sigmoid per window (the taggram when multi-label)
     window_starts: "np.ndarray"  # (N,) seconds
+    multilabel: bool = False
 
     @property
     def index(self) -> int:
         return int(self.probabilities.argmax())
 
     @property
-    def genre(self) -> str:
+    def label(self) -> str:
+        """The most probable class (genre) or tag."""
         return self.classes[self.index]
 
+    @property
+    def genre(self) -> str:
+        """The predicted genre (an alias of :attr:`label`)."""
+        return self.label
+
     def top(self, k: int = 3) -> list[tuple[str, float]]:
-        order = self.probabilities.argsort()[::-1][:k]
+        """The ``k`` most probable classes or tags with their probabilities, best first."""
+        order = self.probabilities.argsort(kind="stable")[::-1][:k]
         return [(self.classes[i], float(self.probabilities[i])) for i in order]
 
     def timeline(self) -> list[tuple[float, str, float]]:
-        """(start seconds, top genre, its probability) per window."""
+        """(start seconds, top class, its probability) per window."""
         best = self.window_probabilities.argmax(axis=1)
         return [
             (float(t), self.classes[i], float(p[i]))
             for t, i, p in zip(self.window_starts, best, self.window_probabilities)
         ]
+
+    def taggram(self, k: int = 10) -> tuple[list[str], "np.ndarray"]:
+        """The song's top ``k`` classes and their probability per window ``(k, N)``, best first."""
+        order = self.probabilities.argsort(kind="stable")[::-1][:k]
+        return [self.classes[i] for i in order], self.window_probabilities[:, order].T
 
 
 @dataclass
@@ -301,15 +319,22 @@ class Explanation:
     explainer: str
     target: int
     prediction: Prediction
-    spectrogram: "np.ndarray"  # (n_mels, T) log-mel in dB
+    spectrogram: "np.ndarray"  # (n_mels, T) log-mel on the model's front end
     maps: dict[str, "np.ndarray"]  # name -> (n_mels, T) in [0, 1], normalized per song
-    waveform: "np.ndarray"  # mono float32 at sample_rate, for listening renderers
-    sample_rate: int
-    hop_length: int
+    waveform: "np.ndarray"  # mono float32 at the front end's sample rate, for listening renderers
+    frontend: "FrontendConfig"  # the model's front end: grid, axes and inversion
     command: str = ""
     summary: str = ""  # the explainer's answer in words, if it gives one
     weights: str = ""  # the model's weights file, when known
     options: dict[str, Any] = field(default_factory=dict)  # the explainer options used
+
+    @property
+    def sample_rate(self) -> int:
+        return self.frontend.sample_rate
+
+    @property
+    def hop_length(self) -> int:
+        return self.frontend.hop_length
 
     @property
     def target_name(self) -> str:

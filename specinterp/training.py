@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from specinterp import features, weights
 from specinterp.evaluation import clip_scores
+from specinterp.frontend import FrontendConfig
 from specinterp.interfaces import Dataset, ModelPlugin, Split
 from specinterp.windows import WINDOW_FRAMES
 
@@ -223,7 +224,8 @@ def train(plugin: ModelPlugin, dataset: Dataset, split: Split, out: Path, config
     valid_clips = split.parts["valid"]
     refit = config.fit == "train+valid"
     train_clips = split.parts["train"] + (valid_clips if refit else [])
-    specs = features.logmels(split.parts["train"] + valid_clips, progress=progress and ranks.main)
+    frontend = FrontendConfig.from_dict(plugin.default_frontend())
+    specs = features.logmels(split.parts["train"] + valid_clips, config=frontend, progress=progress and ranks.main)
     train_specs = [specs[c.id] for c in train_clips]
     labels = np.array([c.label for c in train_clips])
 
@@ -266,7 +268,7 @@ def train(plugin: ModelPlugin, dataset: Dataset, split: Split, out: Path, config
                    disable=not (progress and ranks.main), leave=False)
         for step in bar:
             chosen = [draws[i] for i in mine[step * config.batch_size : (step + 1) * config.batch_size]]
-            batch = spec_augment(random_crops([train_specs[i] for i in chosen], augment_rng), augment_rng,
+            batch = spec_augment(random_crops([train_specs[i] for i in chosen], augment_rng, frontend.window_frames), augment_rng,
                                  config.freq_mask, config.time_mask)
             targets = torch.from_numpy(labels[chosen]).to(torch_device)
             if config.mixup:
@@ -295,7 +297,8 @@ def train(plugin: ModelPlugin, dataset: Dataset, split: Split, out: Path, config
             else:
                 module.eval()
                 scores = clip_scores(module, [specs[c.id] for c in valid_clips], np.array([c.label for c in valid_clips]),
-                                     len(dataset.classes), hop=WINDOW_FRAMES)  # validation: non-overlapping windows
+                                     len(dataset.classes), size=frontend.window_frames,
+                                     hop=frontend.window_frames)  # validation: non-overlapping windows
                 valid = {k: scores[k] for k in ("accuracy", "balanced_accuracy")}
                 record.update(valid_accuracy=valid["accuracy"], valid_balanced_accuracy=valid["balanced_accuracy"])
                 improved = [valid["balanced_accuracy"], valid["accuracy"]] > state["best"]
@@ -304,7 +307,8 @@ def train(plugin: ModelPlugin, dataset: Dataset, split: Split, out: Path, config
             record["seconds"] = time.perf_counter() - started
             state["history"].append(record)
             if improved:
-                weights.save(module, plugin.name, model_config, dataset.classes, best_path, {**meta, "epoch": epoch, "valid": valid})
+                weights.save(module, plugin.name, model_config, dataset.classes, best_path, {**meta, "epoch": epoch, "valid": valid},
+                             plugin.default_frontend())
             state["epoch"] = epoch
             save_resume_state(last_path, module, optimizer, schedule, state)
             (out / f"{stem}.history.json").write_text(json.dumps(state["history"], indent=1))

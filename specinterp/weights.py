@@ -1,8 +1,11 @@
 """Weights as safetensors plus a JSON config beside them. Never pickle.
 
 ``<stem>.safetensors`` holds the state dict; ``<stem>.json`` holds ``{"model": name, "config": {...},
-"classes": [...], "meta": {...}}`` where ``meta`` records how the weights were made (split, seed,
-split digest, training clips, library versions, git commit).
+"classes": [...], "frontend": {...}, "output": "single-label" | "multilabel", "meta": {...}}`` where
+``frontend`` lists the :class:`~specinterp.frontend.FrontendConfig` fields that differ from the
+plugin's default front end (absent: the plugin's), ``output`` says softmax or sigmoid outputs (absent:
+the module's own ``multilabel``), and ``meta`` records how the weights were made (split, seed, split
+digest, training clips, library versions, git commit, or the source and license of converted weights).
 """
 
 from __future__ import annotations
@@ -15,13 +18,17 @@ from typing import Any
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from specinterp.interfaces import SpecinterpError
+from specinterp.frontend import DEFAULT, FrontendConfig
+from specinterp.interfaces import SpecinterpError, is_multilabel
 from specinterp.outputs import atomic_write
+
+
+OUTPUTS = ("single-label", "multilabel")
 
 
 @dataclass
 class LoadedModel:
-    """A ready model: its plugin name, module (in eval mode), classes and provenance."""
+    """A ready model: its name, module (in eval mode), classes, front end and provenance."""
 
     name: str
     module: nn.Module
@@ -29,6 +36,12 @@ class LoadedModel:
     config: dict[str, Any]
     meta: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    frontend: FrontendConfig = DEFAULT
+
+    @property
+    def multilabel(self) -> bool:
+        """Sigmoid outputs (tags) rather than softmax (one class)."""
+        return is_multilabel(self.module)
 
 
 def config_path(weights: Path) -> Path:
@@ -36,12 +49,21 @@ def config_path(weights: Path) -> Path:
 
 
 def save(module: nn.Module, name: str, config: dict[str, Any], classes: tuple[str, ...], path: Path,
-         meta: dict[str, Any] | None = None) -> Path:
-    """Write ``path`` (.safetensors) and its .json atomically; return the weights path."""
+         meta: dict[str, Any] | None = None, frontend: dict[str, Any] | None = None) -> Path:
+    """Write ``path`` (.safetensors) and its .json atomically; return the weights path.
+
+    ``frontend``: the front-end fields the weights were trained with, where they differ from the
+    plugin's default (omitted when empty).
+    """
     path = Path(path).with_suffix(".safetensors")
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
-    document = {"model": name, "config": config, "classes": list(classes), "meta": meta or {}}
+    document: dict[str, Any] = {"model": name, "config": config, "classes": list(classes)}
+    if frontend:
+        document["frontend"] = frontend
+    if is_multilabel(module):
+        document["output"] = "multilabel"
+    document["meta"] = meta or {}
     atomic_write(path, lambda tmp: save_file(state, str(tmp)))
     atomic_write(config_path(path), lambda tmp: tmp.write_text(json.dumps(document, indent=2)))
     return path
@@ -93,5 +115,15 @@ def resolve(name: str, weights: str | Path | None = None, variant: str | None = 
     if document.get("model", name) != name:
         raise SpecinterpError(f"{weights}: these weights are for model '{document['model']}', not '{name}'")
     classes = tuple(document.get("classes") or [])
-    return LoadedModel(name, module, classes, document.get("config", {}), document.get("meta", {}), Path(weights))
+    try:
+        frontend = FrontendConfig.from_dict({**plugin.default_frontend(), **document.get("frontend", {})})
+    except SpecinterpError as exc:
+        raise SpecinterpError(f"{config_path(Path(weights))}: {exc}") from None
+    output = document.get("output", "multilabel" if is_multilabel(module) else "single-label")
+    if output not in OUTPUTS:
+        raise SpecinterpError(f"{config_path(Path(weights))}: output must be one of {', '.join(OUTPUTS)}, got {output!r}")
+    module.multilabel = output == "multilabel"  # explainers read the output kind from the module
+    module.frontend = frontend  # and the front end (e.g. the Hz of each mel row)
+    return LoadedModel(name, module, classes, document.get("config", {}), document.get("meta", {}), Path(weights),
+                       frontend)
 

@@ -16,6 +16,7 @@ from PIL import Image
 from conftest import SR, tone_mix
 from specinterp import api
 from specinterp.cli import cli
+from specinterp import frontend
 from specinterp.interfaces import Explanation, Prediction
 from specinterp_plugins.renderers import html, png, wav
 
@@ -54,7 +55,7 @@ def hour_long(seed: int = 0) -> Explanation:
     prediction = Prediction(GENRES, np.full(10, 0.1), probabilities, starts)
     spectrogram = rng.standard_normal((128, frames), dtype=np.float32)
     return Explanation("hour.wav", "camcnn", "cam", 0, prediction, spectrogram, {"cam": rng.random((128, frames))},
-                       np.zeros(1, np.float32), SR, 512)
+                       np.zeros(1, np.float32), frontend.DEFAULT)
 
 
 def time_labels(ax) -> list[str]:

@@ -1,7 +1,8 @@
 """HTML renderer: ``<stem>.<explainer>.html``, one self-contained report per song and explainer.
 
 The page shows the PNG figure (inlined), players for the original, each map's explanation and its
-complement, the top-3 genres, the genre timeline, the explainer's summary, and the command and model
+complement, the top genres (or tags), the genre timeline (or the taggram: top tags x windows, shaded by
+probability), the explainer's summary, and the command and model
 that made it. It writes the explanation and complement WAVs beside itself (``<stem>.<label>.wav`` and
 ``<stem>.<label>.complement.wav``; so ``wav`` next to ``html`` adds nothing). While all players
 together last at most ``INLINE_SECONDS`` the audio is inlined as data URIs; beyond that the players
@@ -25,6 +26,7 @@ from specinterp_plugins.renderers import png, wav
 INLINE_SECONDS = 1800.0  # all players together (3 x 10 minutes for one map); longer audio is linked
 NOTEBOOK_SECONDS = 180.0  # all players together in a notebook (3 x 1 minute); longer songs play their start
 TOP = 3
+TOP_TAGS = 10  # tags listed, and rows of the taggram, for multi-label models
 
 CSS = """
 .specinterp { font: 15px/1.45 system-ui, sans-serif; color: #222; max-width: 1400px; margin: 0 auto; padding: 1em; }
@@ -37,6 +39,7 @@ CSS = """
 .specinterp audio { width: min(36em, 90vw); vertical-align: middle; }
 .specinterp .scroll { max-height: 22em; overflow-y: auto; display: inline-block; }
 .specinterp .note { color: #666; font-size: .9em; }
+.specinterp table.taggram td { min-width: 1.6em; padding: 0; border: 1px solid #fff; }
 .specinterp pre { background: #f5f5f5; padding: .6em; white-space: pre-wrap; word-break: break-all; }
 """
 
@@ -106,7 +109,7 @@ def _players(tracks: list[Track], note: str) -> str:
 def _headline(explanation: Explanation) -> str:
     p = explanation.prediction
     return (f"<h1>{escape(Path(explanation.source).name)}</h1>"
-            f"<p>Predicted <b>{escape(p.genre)}</b> (p={p.probabilities[p.index]:.2f}). "
+            f"<p>{'Top tag' if p.multilabel else 'Predicted'} <b>{escape(p.label)}</b> (p={p.probabilities[p.index]:.2f}). "
             f"Explained: <b>{escape(explanation.target_name)}</b> (p={p.probabilities[explanation.target]:.2f}) "
             f"by <b>{escape(explanation.explainer)}</b> on model <b>{escape(explanation.model)}</b>; "
             f"{png.clock(seconds(explanation))} long.</p>")
@@ -117,17 +120,37 @@ def _summary(explanation: Explanation) -> str:
 
 
 def _figure(explanation: Explanation) -> str:
-    alt = f"{explanation.explainer} maps over the log-mel spectrogram, with the genre timeline"
+    strip = "taggram" if explanation.prediction.multilabel else "genre timeline"
+    alt = f"{explanation.explainer} maps over the log-mel spectrogram, with the {strip}"
     return f'<img alt="{escape(alt)}" src="{data_uri(explanation.to_png(), "image/png")}">'
 
 
 def _top(explanation: Explanation) -> str:
+    kind, count = ("tags", TOP_TAGS) if explanation.prediction.multilabel else ("genres", TOP)
     rows = "".join(f'<tr><td>{escape(g)}</td><td class="num">{p:.3f}</td></tr>'
-                   for g, p in explanation.prediction.top(TOP))
-    return f"<h2>Top-{TOP} genres</h2><table><tr><th>genre</th><th>probability</th></tr>{rows}</table>"
+                   for g, p in explanation.prediction.top(count))
+    return f"<h2>Top-{count} {kind}</h2><table><tr><th>{kind[:-1]}</th><th>probability</th></tr>{rows}</table>"
+
+
+def _taggram(explanation: Explanation) -> str:
+    """The top tags (rows) x windows (columns), each cell shaded by its probability, with a tooltip."""
+    tags, grid = explanation.prediction.taggram(TOP_TAGS)
+    starts = explanation.prediction.window_starts
+    head = "".join(f'<th title="{png.clock(t)}">{png.clock(t) if i % 5 == 0 else ""}</th>' for i, t in enumerate(starts))
+    rows = "".join(
+        f"<tr><th>{escape(tag)}</th>" + "".join(
+            f'<td style="background: rgba(31, 119, 180, {p:.2f})" title="{escape(tag)} at {png.clock(t)}: {p:.2f}"></td>'
+            for t, p in zip(starts, values)) + "</tr>"
+        for tag, values in zip(tags, grid))
+    return ("<h2>Taggram</h2><p class=\"note\">Probability of each of the song's top tags in each analysis "
+            "window (darker: more probable; hover for the value).</p>"
+            f'<div class="scroll" style="max-width: 100%; overflow-x: auto"><table class="taggram"><tr><th></th>{head}</tr>'
+            f"{rows}</table></div>")
 
 
 def _timeline(explanation: Explanation) -> str:
+    if explanation.prediction.multilabel:
+        return _taggram(explanation)
     rows = "".join(f'<tr><td class="num">{png.clock(start)}</td><td>{escape(g)}</td><td class="num">{p:.2f}</td></tr>'
                    for start, g, p in explanation.prediction.timeline())
     return ("<h2>Genre timeline</h2><p class=\"note\">Top genre of each analysis window.</p>"
@@ -172,7 +195,7 @@ def notebook_html(explanation: Explanation) -> str:
 class HtmlRenderer(Renderer):
     name = "html"
     suffix = ".html"
-    description = "a self-contained page: figure, players (original, explanation, complement), genres, provenance"
+    description = "a self-contained page: figure, players (original, explanation, complement), genres or tags, provenance"
     covers = frozenset({"wav"})  # it writes the explanation and complement WAVs it plays
 
     def render(self, explanation: Explanation, out_dir: Path) -> list[Path]:

@@ -1,8 +1,9 @@
 """PNG renderer: one figure per explanation, ``<stem>.<explainer>.png``.
 
-One panel per map (the log-mel with the map overlaid, frequency in Hz, its own colour bar), panels in
-one column (two columns from four maps on), and the genre timeline once as a strip at the bottom,
-time in m:ss. Long songs are pooled to at most ``MAX_COLUMNS`` columns for display only, and each
+One panel per map (the log-mel with the map overlaid, frequency in Hz on the model's mel scale, its
+own colour bar), panels in one column (two columns from four maps on), and once at the bottom the
+genre timeline (single-label models) or a taggram (multi-label models: the song's top tags x time,
+each window's probability as a shade), time in m:ss. Long songs are pooled to at most ``MAX_COLUMNS`` columns for display only, and each
 overlay's colour saturates at its 99.5th percentile (so sparse attributions are not drawn faint).
 """
 
@@ -24,7 +25,8 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 MAX_COLUMNS = 2400  # display width in spectrogram frames; longer songs are pooled for display
-HZ_TICKS = (0, 250, 500, 1000, 2000, 4000, 8000)
+HZ_TICKS = (0, 250, 500, 1000, 2000, 4000, 8000, 16000)
+TAGGRAM_TAGS = 10  # tags drawn in the taggram strip
 TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)  # seconds between time ticks
 MAX_TIME_TICKS = 12
 MAX_LABELS = 20  # genre names written on the timeline strip, at most
@@ -63,15 +65,16 @@ def duration(explanation: Explanation) -> float:
 
 
 def title(explanation: Explanation) -> str:
-    """File, model, explainer, target with its probability, predicted genre with its probability."""
+    """File, model, explainer, target with its probability, predicted genre (or top tag) with its probability."""
     p = explanation.prediction
+    predicted = "top tag" if p.multilabel else "predicted"
     return (f"{Path(explanation.source).name}  |  model {explanation.model}  |  explainer {explanation.explainer}  |  "
             f"target {explanation.target_name} p={p.probabilities[explanation.target]:.2f}  |  "
-            f"predicted {p.genre} p={p.probabilities[p.index]:.2f}")
+            f"{predicted} {p.label} p={p.probabilities[p.index]:.2f}")
 
 
 def draw(explanation: Explanation) -> "Figure":
-    """The whole figure: a panel per map and the genre timeline strip at the bottom."""
+    """The whole figure: a panel per map and the genre timeline (or taggram) strip at the bottom."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -80,14 +83,16 @@ def draw(explanation: Explanation) -> "Figure":
     names = list(explanation.maps)
     cols = 1 if len(names) < 4 else 2
     rows = int(np.ceil(len(names) / cols))
-    fig = plt.figure(figsize=(12 * cols, 4.2 * rows + 1.4), constrained_layout=True)
-    grid = fig.add_gridspec(rows + 1, cols, height_ratios=[6] * rows + [1.1])
+    tagging = explanation.prediction.multilabel
+    strip_height = 3.2 if tagging else 1.1
+    fig = plt.figure(figsize=(12 * cols, 4.2 * rows + 0.3 + strip_height), constrained_layout=True)
+    grid = fig.add_gridspec(rows + 1, cols, height_ratios=[6] * rows + [strip_height])
     strip = fig.add_subplot(grid[rows, :])
     for i, name in enumerate(names):
         ax = fig.add_subplot(grid[i // cols, i % cols], sharex=strip)
         _draw_panel(fig, ax, explanation, name, titled=len(names) > 1)
     fig.suptitle(title(explanation), fontsize=11)
-    _draw_timeline(strip, explanation)
+    (_draw_taggram if tagging else _draw_timeline)(strip, explanation)
     _format_time(strip, duration(explanation))
     return fig
 
@@ -107,14 +112,15 @@ def png_bytes(explanation: Explanation) -> bytes:
 
 def _draw_panel(fig: "Figure", ax: "Axes", explanation: Explanation, map_name: str, titled: bool) -> None:
     """The log-mel in grey with one map over it, frequency ticks in Hz and a colour bar."""
-    bands = mel_band_hz()
+    bands = mel_band_hz(explanation.frontend)
     extent = (0.0, duration(explanation), -0.5, len(bands) - 0.5)
+    ticks = [hz for hz in HZ_TICKS if hz <= explanation.frontend.top_hz]
     ax.imshow(display_columns(explanation.spectrogram), origin="lower", aspect="auto", extent=extent, cmap="gray")
     shown = display_columns(explanation.maps[map_name], np.max)
     top = display_top(shown)
     overlay = ax.imshow(shown, origin="lower", aspect="auto", extent=extent, cmap="inferno", alpha=0.55, vmin=0.0, vmax=top)
-    ax.set_yticks([np.interp(hz, bands, np.arange(len(bands))) for hz in HZ_TICKS])
-    ax.set_yticklabels([f"{hz / 1000:g}k" if hz >= 1000 else str(hz) for hz in HZ_TICKS])
+    ax.set_yticks([np.interp(hz, bands, np.arange(len(bands))) for hz in ticks])
+    ax.set_yticklabels([f"{hz / 1000:g}k" if hz >= 1000 else str(hz) for hz in ticks])
     ax.set_ylabel("frequency (Hz)")
     ax.tick_params(labelbottom=False)
     if titled:
@@ -175,10 +181,26 @@ def _draw_timeline(ax: "Axes", explanation: Explanation) -> None:
     ax.set_ylabel("genre", rotation=0, ha="right", va="center")
 
 
+def _draw_taggram(ax: "Axes", explanation: Explanation) -> None:
+    """The song's top ``TAGGRAM_TAGS`` tags (best on top) x windows, each cell shaded by the window's
+    probability of that tag (0 white, 1 full), the explained tag's name in bold."""
+    tags, grid = explanation.prediction.taggram(TAGGRAM_TAGS)
+    edges = [start for start, _, _, _ in spans(explanation)] + [duration(explanation)]
+    mesh = ax.pcolormesh(edges, np.arange(len(tags) + 1), grid, cmap="Blues", vmin=0.0, vmax=1.0, shading="flat")
+    ax.set_yticks(np.arange(len(tags)) + 0.5)
+    ax.set_yticklabels(tags, fontsize=8)
+    for label in ax.get_yticklabels():
+        if label.get_text() == explanation.target_name:
+            label.set_fontweight("bold")
+    ax.set_ylim(len(tags), 0)
+    ax.set_ylabel("taggram", rotation=0, ha="right", va="center")
+    ax.figure.colorbar(mesh, ax=ax, label="tag probability per window", pad=0.01)
+
+
 class PngRenderer(Renderer):
     name = "png"
     suffix = ".png"
-    description = "log-mel with each map overlaid (m:ss x Hz), colour bars, genre timeline; one grid per explanation"
+    description = "log-mel with each map overlaid (m:ss x Hz), colour bars, genre timeline or taggram; one grid per explanation"
 
     def render(self, explanation: Explanation, out_dir: Path) -> list[Path]:
         """``<stem>.<explainer>.png``: all maps in one figure."""

@@ -2,7 +2,8 @@
 
 Per map it writes ``<stem>.<label>.wav`` (mask = map: what the network used) and, when asked,
 ``<stem>.<label>.complement.wav`` (mask = 1 - map: what it ignored). The two masks sum to one, so the
-two files sum to the decoded input up to rounding. Both have the input's duration at the analysis rate.
+two files sum to the decoded input up to rounding. Both have the input's duration at the model's rate:
+the mask is applied on the model's own STFT grid (its front end's n_fft, hop and mel filterbank).
 The complement is written when ``render(..., complement=True)`` (CLI ``--complement``) asks for it,
 and always by the HTML renderer, which plays it.
 """
@@ -16,7 +17,7 @@ import numpy as np
 import soundfile as sf
 
 from specinterp import hookimpl
-from specinterp.frontend import DEFAULT, apply_mask
+from specinterp.frontend import apply_mask
 from specinterp.interfaces import Explanation, Renderer
 from specinterp.outputs import atomic_write
 
@@ -29,8 +30,8 @@ def label(explanation: Explanation, map_name: str) -> str:
 def listen(explanation: Explanation, map_name: str, complement: bool = False, samples: int | None = None) -> np.ndarray:
     """The waveform masked by the map (or ``1 - map``); ``samples`` limits it to the song's start."""
     waveform = explanation.waveform[:samples]
-    mask = explanation.maps[map_name][:, : DEFAULT.frames(len(waveform))]
-    return apply_mask(waveform, 1.0 - mask if complement else mask)
+    mask = explanation.maps[map_name][:, : explanation.frontend.frames(len(waveform))]
+    return apply_mask(waveform, 1.0 - mask if complement else mask, explanation.frontend)
 
 
 def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
