@@ -238,7 +238,7 @@ def explanation_with(maps: dict[str, np.ndarray]) -> Explanation:
     prediction = Prediction(GENRES, np.full(10, 0.1), np.full((1, 10), 0.1), np.zeros(1))
     return Explanation(source="song", model="toy", explainer="lime-music", target=GENRES.index("disco"),
                        prediction=prediction, spectrogram=np.zeros((128, frames)), maps=maps,
-                       waveform=np.zeros(1, np.float32), sample_rate=22050, hop_length=512)
+                       waveform=np.zeros(1, np.float32), frontend=frontend.DEFAULT)
 
 
 def test_describe_names_part_band_span_and_genre():
