@@ -61,7 +61,7 @@ VGG_CONFIG = {"classes": 50, "n_mels": 96, "frames": 187, "filters": 128, "dropo
 FRONTEND = {
     "sample_rate": 16000, "n_fft": 512, "hop_length": 256, "n_mels": 96, "f_min": 0.0, "f_max": 8000.0,
     "mel_scale": "slaney", "mel_norm": "slaney", "power": 2.0, "log": "log10p", "log_multiplier": 10000.0,
-    "dtype": "float16", "window_frames": 187, "window_hop": 187, "pad_mode": "constant",
+    "dtype": "float16", "window_frames": 187, "window_hop": 187, "last_window": "shift", "pad_mode": "constant",
 }
 LICENSE_NAME = "LICENSE-musicnn.txt"
 INPUT = "model/Placeholder:0"  # (batch, 187 frames, 96 mels) float32

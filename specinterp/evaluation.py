@@ -14,11 +14,13 @@ from specinterp.inference import window_logprobs
 
 
 def clip_predictions(module: nn.Module, specs: list[np.ndarray], size: int = win.WINDOW_FRAMES,
-                     hop: int = win.WINDOW_FRAMES // 2) -> np.ndarray:
-    """Predicted class per clip from all its windows of ``size`` frames every ``hop``."""
+                     hop: int = win.WINDOW_FRAMES // 2, last: str = "pad") -> np.ndarray:
+    """Predicted class per clip from all its windows of ``size`` frames every ``hop`` (``last``: see
+    :func:`specinterp.windows.window_starts`)."""
     out = []
     for spec in specs:
-        out.append(int(window_logprobs(module, win.split(spec, size=size, hop=hop).data).mean(axis=0).argmax()))
+        windows = win.split(spec, size=size, hop=hop, last=last)
+        out.append(int(window_logprobs(module, windows.data).mean(axis=0).argmax()))
     return np.array(out, dtype=np.int64)
 
 
@@ -39,8 +41,8 @@ def scores(labels: np.ndarray, predicted: np.ndarray, n_classes: int) -> dict[st
 
 
 def clip_scores(module: nn.Module, specs: list[np.ndarray], labels: np.ndarray, n_classes: int,
-                size: int = win.WINDOW_FRAMES, hop: int = win.WINDOW_FRAMES // 2) -> dict[str, Any]:
-    return scores(labels, clip_predictions(module, specs, size, hop), n_classes)
+                size: int = win.WINDOW_FRAMES, hop: int = win.WINDOW_FRAMES // 2, last: str = "pad") -> dict[str, Any]:
+    return scores(labels, clip_predictions(module, specs, size, hop, last), n_classes)
 
 
 def evaluate(loaded, dataset, split, part: str = "test") -> dict[str, Any]:
@@ -59,8 +61,10 @@ def evaluate(loaded, dataset, split, part: str = "test") -> dict[str, Any]:
             f"(e.g. {leaked[0]}); evaluate on the split they were trained for")
     specs = features.logmels(clips, config=loaded.frontend)
     labels = np.array([c.label for c in clips])
-    size, hop = loaded.frontend.window_frames, loaded.frontend.window_hop
-    result = scores(labels, clip_predictions(loaded.module, [specs[c.id] for c in clips], size, hop), len(dataset.classes))
+    front = loaded.frontend
+    predicted = clip_predictions(loaded.module, [specs[c.id] for c in clips], front.window_frames, front.window_hop,
+                                 front.last_window)
+    result = scores(labels, predicted, len(dataset.classes))
     classes = list(dataset.classes)
     return {
         "model": loaded.name, "weights": str(loaded.path), "dataset": dataset.name, "split": split.name,

@@ -31,6 +31,7 @@ MEL_SCALES = ("htk", "slaney")
 MEL_NORMS = (None, "slaney")
 DTYPES = (None, "float16")
 PAD_MODES = ("reflect", "constant")
+LAST_WINDOWS = ("pad", "shift")
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,9 @@ class FrontendConfig:
         Frames per window the model sees (~2.97 s at the defaults).
     window_hop : int > 0, default 64
         Default hop between windows, in frames.
+    last_window : "pad" or "shift", default "pad"
+        ``pad``: the last window runs past the song's end, padded with its minimum (the study's);
+        ``shift``: it is moved back to end at the song's last frame, so the model never sees padding.
     pad_mode : "reflect" or "constant", default "reflect"
         How the STFT pads the signal's ends (torchaudio's default; librosa >= 0.10 uses constant).
     """
@@ -87,6 +91,7 @@ class FrontendConfig:
     dtype: str | None = None
     window_frames: int = 128
     window_hop: int = 64
+    last_window: str = "pad"
     pad_mode: str = "reflect"
 
     def __post_init__(self) -> None:
@@ -99,7 +104,7 @@ class FrontendConfig:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
                 raise SpecinterpError(f"front end: {name} must be a non-negative number, got {value!r}")
         for name, allowed in (("log", LOGS), ("mel_scale", MEL_SCALES), ("mel_norm", MEL_NORMS), ("dtype", DTYPES),
-                              ("pad_mode", PAD_MODES)):
+                              ("pad_mode", PAD_MODES), ("last_window", LAST_WINDOWS)):
             if getattr(self, name) not in allowed:
                 raise SpecinterpError(f"front end: {name} must be one of {', '.join(map(str, allowed))}, "
                                       f"got {getattr(self, name)!r}")

@@ -45,7 +45,7 @@ def predict(module: nn.Module, spectrogram: np.ndarray, classes: tuple[str, ...]
     Single-label: softmax of the mean window log-probabilities. Multi-label (the module's
     ``multilabel``): mean of the window sigmoid probabilities.
     """
-    windows = win.split(spectrogram, size=config.window_frames, hop=hop or config.window_hop)
+    windows = win.split(spectrogram, size=config.window_frames, hop=hop or config.window_hop, last=config.last_window)
     multilabel = is_multilabel(module)
     scores = window_outputs(module, windows.data, multilabel=multilabel)
     if scores.ndim != 2 or scores.shape[1] != len(classes):

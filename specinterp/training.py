@@ -297,8 +297,8 @@ def train(plugin: ModelPlugin, dataset: Dataset, split: Split, out: Path, config
             else:
                 module.eval()
                 scores = clip_scores(module, [specs[c.id] for c in valid_clips], np.array([c.label for c in valid_clips]),
-                                     len(dataset.classes), size=frontend.window_frames,
-                                     hop=frontend.window_frames)  # validation: non-overlapping windows
+                                     len(dataset.classes), size=frontend.window_frames, hop=frontend.window_frames,
+                                     last=frontend.last_window)  # validation: non-overlapping windows
                 valid = {k: scores[k] for k in ("accuracy", "balanced_accuracy")}
                 record.update(valid_accuracy=valid["accuracy"], valid_balanced_accuracy=valid["balanced_accuracy"])
                 improved = [valid["balanced_accuracy"], valid["accuracy"]] > state["best"]

@@ -19,24 +19,35 @@ class Windows:
     size: int
 
 
-def window_starts(total: int, size: int = WINDOW_FRAMES, hop: int = WINDOW_FRAMES // 2) -> np.ndarray:
+LAST_WINDOW = ("pad", "shift")
+
+
+def window_starts(total: int, size: int = WINDOW_FRAMES, hop: int = WINDOW_FRAMES // 2, last: str = "pad") -> np.ndarray:
     """Start frames so that windows of ``size`` every ``hop`` cover all ``total`` frames.
 
-    The last window may run past the end (it is padded, not dropped).
+    ``last="pad"``: the last window may run past the end (it is padded, not dropped). ``"shift"``: it
+    is moved back to end at the last frame, so no window but that of a song shorter than ``size``
+    holds padding (musicnn's taggers, which never saw padded patches).
     """
     if size <= 0 or hop <= 0:
         raise ValueError("window size and hop must be positive")
+    if last not in LAST_WINDOW:
+        raise ValueError(f"last window must be one of {', '.join(LAST_WINDOW)}, got {last!r}")
     if total <= size:
         return np.zeros(1, dtype=np.int64)
     count = int(np.ceil((total - size) / hop)) + 1
-    return np.arange(count, dtype=np.int64) * hop
+    starts = np.arange(count, dtype=np.int64) * hop
+    if last == "shift":
+        starts[-1] = total - size
+    return starts
 
 
 def split(spectrogram: np.ndarray, size: int = WINDOW_FRAMES, hop: int = WINDOW_FRAMES // 2,
-          pad_value: float | None = None) -> Windows:
-    """Cut ``(n_mels, T)`` into windows; the tail is padded with ``pad_value`` (default: the minimum)."""
+          pad_value: float | None = None, last: str = "pad") -> Windows:
+    """Cut ``(n_mels, T)`` into windows; a tail is padded with ``pad_value`` (default: the minimum),
+    or with ``last="shift"`` the last window ends at the last frame (see :func:`window_starts`)."""
     n_mels, total = spectrogram.shape
-    starts = window_starts(total, size, hop)
+    starts = window_starts(total, size, hop, last)
     fill = float(spectrogram.min()) if pad_value is None else pad_value
     needed = int(starts[-1]) + size
     padded = np.full((n_mels, max(needed, total)), fill, dtype=spectrogram.dtype)

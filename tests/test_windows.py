@@ -40,3 +40,16 @@ def test_normalize_together_keeps_maps_comparable():
     maps = win.normalize_together({"a": np.array([[0.0, 1.0]]), "b": np.array([[2.0, 4.0]])})
     np.testing.assert_allclose(maps["a"], [[0, 0.25]])
     np.testing.assert_allclose(maps["b"], [[0.5, 1]])
+
+
+def test_shifted_last_window_ends_at_the_last_frame_and_holds_no_padding():
+    spec = np.arange(96 * 1876, dtype=np.float32).reshape(96, 1876)  # 30 s at musicnn's hop
+    padded = win.split(spec, size=187, hop=187)
+    shifted = win.split(spec, size=187, hop=187, last="shift")
+    assert len(padded.starts) == len(shifted.starts) == 11
+    assert padded.starts[-1] == 1870 and shifted.starts[-1] == 1876 - 187
+    np.testing.assert_array_equal(shifted.data[-1, 0], spec[:, -187:])
+    np.testing.assert_array_equal(shifted.starts[:-1], padded.starts[:-1])
+    maps = shifted.data[:, 0]
+    np.testing.assert_array_equal(win.stitch(maps, shifted.starts, shifted.total), spec)
+    assert list(win.window_starts(100, 187, 187, "shift")) == [0]  # shorter than a window: padded

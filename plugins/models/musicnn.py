@@ -262,7 +262,7 @@ VGG_CONFIG: dict[str, Any] = {
 FRONTEND: dict[str, Any] = {  # musicnn's extractor (librosa): see specinterp.frontend.FrontendConfig
     "sample_rate": 16000, "n_fft": 512, "hop_length": 256, "n_mels": 96, "f_min": 0.0, "f_max": 8000.0,
     "mel_scale": "slaney", "mel_norm": "slaney", "power": 2.0, "log": "log10p", "log_multiplier": 10000.0,
-    "dtype": "float16", "window_frames": 187, "window_hop": 187, "pad_mode": "constant",
+    "dtype": "float16", "window_frames": 187, "window_hop": 187, "last_window": "shift", "pad_mode": "constant",
 }
 
 
