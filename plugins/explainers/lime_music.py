@@ -36,7 +36,6 @@ EVAL_BATCH = 50  # perturbed windows per forward pass
 KERNEL_WIDTH = 0.25  # LIME's image default, on the cosine distance to the all-kept component vector
 RIDGE_ALPHA = 1.0  # LIME's default ridge penalty
 TOP_CELLS = 3
-STUDY_WINDOW_FRAMES = 128  # for explanations that do not record their front end
 
 
 # ---------------------------------------------------------------- components
@@ -200,17 +199,16 @@ class LimeMusic(Explainer):
         chosen = {**self.options, **explanation.options}
         bands = tuple(float(hz) for hz in chosen["bands"])
         rows = explanation.maps[PARTS[0]].shape[0]
-        config = getattr(explanation, "frontend", None)  # the model's front end, when the explanation records it
-        span = getattr(config, "window_frames", STUDY_WINDOW_FRAMES) // int(chosen["segments"])
+        config = explanation.frontend
+        span = config.window_frames // int(chosen["segments"])
         cells = top_cells(explanation.maps, bands, span, mel_frequencies(explanation, rows))
         genre = explanation.target_name
         if not cells:
             return f"No harmonic or percussive part of any band raised the score of '{genre}'."
         frames = explanation.maps[PARTS[0]].shape[1]
-        per_frame = (getattr(config, "hop_length", explanation.hop_length)
-                     / getattr(config, "sample_rate", explanation.sample_rate))
-        phrases = [
-            f"the {PARTS[part]} part of {hz_label(bands[band], bands[band + 1])} in "
+        per_frame = config.hop_length / config.sample_rate
+        phrases = [  # a band's upper edge is at most the model's top frequency (8 kHz for musicnn)
+            f"the {PARTS[part]} part of {hz_label(bands[band], min(bands[band + 1], config.top_hz))} in "
             f"{clock(math.floor(cell * span * per_frame))}-{clock(math.ceil(min((cell + 1) * span, frames) * per_frame))}"
             for part, band, cell in cells
         ]
