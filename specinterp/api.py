@@ -144,13 +144,13 @@ def song_maps(method: Explainer, loaded: LoadedModel, windows: win.Windows, targ
     try:
         chosen = method.resolve_options(options)
     except ValueError as exc:
-        raise SpecinterpError(f"explainer '{method.name}': {exc}") from None
+        raise SpecinterpError(f"explainer '{method.name}' on model '{loaded.name}': {exc}") from None
     for start in range(0, len(data), EXPLAIN_BATCH):
         chunk = data[start : start + EXPLAIN_BATCH]
         try:
             maps = method.explain(loaded.module, chunk, torch.full((len(chunk),), target), **chosen)
         except (ValueError, KeyError, IndexError) as exc:  # a bad option or layer: the user's error
-            raise SpecinterpError(f"explainer '{method.name}': {exc}") from None
+            raise SpecinterpError(f"explainer '{method.name}' on model '{loaded.name}': {exc}") from None
         for name, value in maps.items():
             per_window.setdefault(name, []).append(value.detach().cpu().numpy())
     stitched = {name: win.stitch(np.concatenate(parts), windows.starts, windows.total) for name, parts in per_window.items()}

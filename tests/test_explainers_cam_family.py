@@ -262,5 +262,5 @@ def test_lime_music_through_the_api_answers_in_words():
     pattern = r"The (harmonic|percussive) part of [\d.]+( k?Hz)?-[\d.]+ k?Hz in \d+:\d\d-\d+:\d\d drove '(\w+)' most"
     match = re.match(pattern, result.summary)
     assert match and match.group(3) == result.target_name, result.summary
-    with pytest.raises(SpecinterpError, match="explainer 'lime-music': unknown option 'bogus'"):
+    with pytest.raises(SpecinterpError, match="explainer 'lime-music' on model '[a-z]+': unknown option 'bogus'"):
         explain(waveform, model=loaded, explainer="lime-music", options={"bogus": 1})

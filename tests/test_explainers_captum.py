@@ -204,6 +204,6 @@ def test_through_the_api(camcnn):
             assert value.shape == explanation.spectrogram.shape
             assert np.isfinite(value).all() and value.min() == 0 and value.max() == 1
     assert set(explanation.maps) == {"guided-backprop"}
-    with pytest.raises(SpecinterpError, match="^explainer 'gradcam': unknown layer 'conv9'"):
+    with pytest.raises(SpecinterpError, match="^explainer 'gradcam' on model '[a-z]+': unknown layer 'conv9'"):
         api.explain(song, model=loaded, explainer="gradcam", options={"layer": "conv9"})
     assert hook_count(camcnn) == 0
