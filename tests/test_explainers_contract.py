@@ -4,7 +4,6 @@ and built-in explainers that import no other explainer module."""
 
 import ast
 from dataclasses import replace
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np

@@ -79,7 +79,7 @@ class SyntheticDataset(Dataset):
     def split(self, name: str, seed: int = 0) -> Split:
         if name != "random":
             raise SpecinterpError(f"unknown split '{name}' for synthetic (available: random)")
-        from specinterp_plugins.datasets.gtzan import random_split
+        from specinterp.splits import random_split
 
         return random_split(self._clips, seed)
 
