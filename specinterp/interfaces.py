@@ -276,6 +276,7 @@ class Prediction:
     window_probabilities: "np.ndarray"  # (N, C): softmax or sigmoid per window (the taggram when multi-label)
     window_starts: "np.ndarray"  # (N,) seconds
     multilabel: bool = False
+    warning: str = ""  # a caution to show beside the prediction (e.g. the input is silent), '' for none
 
     @property
     def index(self) -> int:
