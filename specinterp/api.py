@@ -138,23 +138,33 @@ def options_for(method: Explainer, methods: Sequence[Explainer], options: dict[s
 
 def song_maps(method: Explainer, loaded: LoadedModel, windows: win.Windows, target: int,
               options: dict[str, Any]) -> dict[str, np.ndarray]:
-    """One explainer's maps over the whole song, each scaled to [0, 1] (jointly if ``shared_scale``)."""
-    per_window: dict[str, list[np.ndarray]] = {}
-    data = torch.from_numpy(windows.data)
+    """One explainer's maps over the whole song, each scaled to [0, 1] (jointly if ``shared_scale``).
+
+    Windows are cut, explained and stitched ``EXPLAIN_BATCH`` at a time, so memory holds one batch of
+    per-window maps and one song-length map per map name, whatever the song's length.
+    """
     try:
         chosen = method.resolve_options(options)
     except ValueError as exc:
         raise SpecinterpError(f"explainer '{method.name}' on model '{loaded.name}': {exc}") from None
-    for start in range(0, len(data), EXPLAIN_BATCH):
-        chunk = data[start : start + EXPLAIN_BATCH]
+    stitchers: dict[str, win.Stitcher] = {}
+    n_mels, size = windows.spectrogram.shape[0], windows.size
+    for start in range(0, len(windows), EXPLAIN_BATCH):
+        chunk = torch.from_numpy(windows[start : start + EXPLAIN_BATCH])
         try:
             maps = method.explain(loaded.module, chunk, torch.full((len(chunk),), target), **chosen)
         except (ValueError, KeyError, IndexError) as exc:  # a bad option or layer: the user's error
             raise SpecinterpError(f"explainer '{method.name}' on model '{loaded.name}': {exc}") from None
         for name, value in maps.items():
-            per_window.setdefault(name, []).append(value.detach().cpu().numpy())
-    stitched = {name: win.stitch(np.concatenate(parts), windows.starts, windows.total) for name, parts in per_window.items()}
-    return win.normalize_together(stitched) if method.shared_scale else {k: win.normalize(v) for k, v in stitched.items()}
+            if tuple(value.shape) != (len(chunk), n_mels, size):
+                raise SpecinterpError(f"explainer '{method.name}' gave map '{name}' of shape {tuple(value.shape)}, "
+                                      f"expected {(len(chunk), n_mels, size)} (windows x mel bands x frames)")
+            part = value.detach().cpu().numpy()
+            if not np.isfinite(part).all():
+                raise SpecinterpError(f"explainer '{method.name}' gave NaN or infinite values in map '{name}'")
+            stitchers.setdefault(name, win.Stitcher(n_mels, windows.total)).add(part, windows.starts[start : start + len(chunk)])
+    stitched = {name: stitcher.result() for name, stitcher in stitchers.items()}
+    return win.normalize_together(stitched) if method.shared_scale else {k: win.normalize(v, inplace=True) for k, v in stitched.items()}
 
 
 def explain(source: str | Path | np.ndarray, model: ModelLike = "camcnn", explainer: str | Sequence[str] = "cam",

@@ -20,7 +20,7 @@ def clip_predictions(module: nn.Module, specs: list[np.ndarray], size: int = win
     out = []
     for spec in specs:
         windows = win.split(spec, size=size, hop=hop, last=last)
-        out.append(int(window_logprobs(module, windows.data).mean(axis=0).argmax()))
+        out.append(int(window_logprobs(module, windows).mean(axis=0).argmax()))
     return np.array(out, dtype=np.int64)
 
 

@@ -16,7 +16,7 @@ An all-ones mask gives back the input up to float rounding (no Griffin-Lim).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -171,10 +171,35 @@ class LogMel(nn.Module):
         return torch.log(mel + self.config.log_offset)
 
 
-def log_mel(waveform: np.ndarray, config: FrontendConfig = DEFAULT) -> np.ndarray:
-    """Convenience: numpy mono waveform -> ``(n_mels, frames)`` float32."""
+def block_ranges(frames: int, block_frames: int, margin: int, hop: int, samples: int):
+    """For blocks of ``block_frames`` STFT frames: ``(start, stop, lo, first_sample, last_sample)``, where
+    frames ``lo ..`` are computed from ``samples[first_sample:last_sample]`` (``margin`` frames of
+    context each side, the signal's own ends where they are reached) and ``start .. stop - 1`` kept."""
+    for start in range(0, frames, block_frames):
+        stop = min(start + block_frames, frames)
+        lo, hi = max(0, start - margin), min(frames, stop + margin)
+        yield start, stop, lo, lo * hop, samples if hi == frames else (hi - 1) * hop + 1
+
+
+def log_mel(waveform: np.ndarray, config: FrontendConfig = DEFAULT, block_frames: int = 8192) -> np.ndarray:
+    """Numpy mono waveform -> ``(n_mels, frames)`` float32, in blocks of ``block_frames`` frames.
+
+    Each block is transformed with enough samples of context on both sides that its frames equal
+    those of the whole-song transform, so the complex STFT of a long song never exists in full
+    (a song of at most ``block_frames`` frames is transformed at once).
+    """
+    transform = LogMel(config)
+    samples = np.ascontiguousarray(waveform, dtype=np.float32)
+    frames = config.frames(len(samples))
     with torch.no_grad():
-        return LogMel(config)(torch.from_numpy(np.ascontiguousarray(waveform, dtype=np.float32))).numpy()
+        if frames <= block_frames:
+            return transform(torch.from_numpy(samples)).numpy()
+        out = np.empty((config.n_mels, frames), dtype=np.float32)
+        margin = config.n_fft // config.hop_length + 1
+        for start, stop, lo, first, last in block_ranges(frames, block_frames, margin, config.hop_length, len(samples)):
+            block = transform(torch.from_numpy(samples[first:last])).numpy()
+            out[:, start:stop] = block[:, start - lo : stop - lo]
+        return out
 
 
 def filterbank(config: FrontendConfig = DEFAULT) -> torch.Tensor:
@@ -221,13 +246,13 @@ class MaskInverter(nn.Module):
         return self.istft(masked, length=waveform.shape[-1])
 
 
-def apply_mask(waveform: np.ndarray, mel_mask: np.ndarray, config: FrontendConfig = DEFAULT,
-               block_frames: int = 4096) -> np.ndarray:
-    """Numpy convenience around :class:`MaskInverter`, in blocks of ``block_frames`` STFT frames.
+def masked_blocks(waveform: np.ndarray, mel_mask: np.ndarray, config: FrontendConfig = DEFAULT,
+                  block_frames: int = 4096) -> Iterator[np.ndarray]:
+    """The masked waveform, in consecutive pieces of ``block_frames`` STFT frames (float32).
 
     Each block is inverted with a margin of frames on both sides that covers the window's reach, and
-    only its centre is kept, so the result equals inverting the whole song at once (up to rounding)
-    while the complex STFT of a long song never exists in full.
+    only its centre is kept, so the pieces joined equal inverting the whole song at once (up to
+    rounding) while neither the complex STFT nor the output of a long song need exist in full.
     """
     inverter = MaskInverter(config)
     hop = config.hop_length
@@ -235,18 +260,20 @@ def apply_mask(waveform: np.ndarray, mel_mask: np.ndarray, config: FrontendConfi
     frames = mel_mask.shape[1]
     if frames != config.frames(len(waveform)):
         raise ValueError(f"mask has {frames} frames, the audio has {config.frames(len(waveform))}")
-    out = np.empty(len(waveform), dtype=np.float32)
     with torch.no_grad():
-        for start in range(0, frames, block_frames):
-            stop = min(start + block_frames, frames)
-            lo, hi = max(0, start - margin), min(frames, stop + margin)
-            first, last = lo * hop, len(waveform) if hi == frames else (hi - 1) * hop + 1
+        for start, stop, lo, first, last in block_ranges(frames, block_frames, margin, hop, len(waveform)):
+            hi = min(frames, stop + margin)
             piece = torch.from_numpy(np.ascontiguousarray(waveform[first:last], dtype=np.float32))
             mask = torch.from_numpy(np.ascontiguousarray(mel_mask[:, lo:hi], dtype=np.float32))
             audio = inverter(piece, mask).numpy()
             keep_from, keep_to = start * hop, stop * hop if stop < frames else len(waveform)
-            out[keep_from:keep_to] = audio[keep_from - first : keep_to - first]
-    return out
+            yield audio[keep_from - first : keep_to - first]
+
+
+def apply_mask(waveform: np.ndarray, mel_mask: np.ndarray, config: FrontendConfig = DEFAULT,
+               block_frames: int = 4096) -> np.ndarray:
+    """The whole masked waveform (see :func:`masked_blocks`), same length as ``waveform``."""
+    return np.concatenate(list(masked_blocks(waveform, mel_mask, config, block_frames)))
 
 
 def spectral_convergence(reference: np.ndarray, estimate: np.ndarray, config: FrontendConfig = DEFAULT) -> float:

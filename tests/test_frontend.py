@@ -51,3 +51,17 @@ def test_blockwise_inversion_equals_whole_song_inversion():
     whole = frontend.apply_mask(x, mask, block_frames=10**9)
     for block in (37, 100):
         np.testing.assert_allclose(frontend.apply_mask(x, mask, block_frames=block), whole, atol=1e-6)
+
+
+def test_blockwise_log_mel_equals_whole_song_log_mel():
+    """Long songs are transformed in blocks with context; frames must not depend on the block size."""
+    x = tone_mix(12.0, (220.0, 3000.0), 6, noise=0.1)
+    for config in (frontend.DEFAULT, frontend.FrontendConfig(
+            sample_rate=22050, n_fft=512, hop_length=256, n_mels=96, mel_scale="slaney", mel_norm="slaney",
+            log="log10p", log_multiplier=10000.0, dtype="float16", pad_mode="constant")):
+        whole = frontend.log_mel(x, config, block_frames=10**9)
+        for block in (37, 200):
+            blocks = frontend.log_mel(x, config, block_frames=block)
+            assert blocks.shape == whole.shape
+            np.testing.assert_allclose(blocks, whole, atol=2e-3 if config.dtype else 1e-4, rtol=0)
+            assert np.mean(blocks == whole) > 0.9
