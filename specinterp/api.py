@@ -10,12 +10,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from specinterp import audio, inference
+from specinterp import audio, inference, samples
 from specinterp import frontend as frontend_module
 from specinterp import windows as win
 from specinterp.frontend import FrontendConfig
 from specinterp.interfaces import Explainer, Explanation, Prediction, SpecinterpError
 from specinterp.plugins import registry
+from specinterp.samples import Samples
 from specinterp.weights import LoadedModel, resolve
 
 EXPLAIN_BATCH = 32
@@ -54,16 +55,26 @@ def as_model(model: ModelLike, weights: str | Path | None = None, frontend: Fron
     return wrap(model, frontend, classes, multilabel)
 
 
-def _waveform(source: str | Path | np.ndarray, config: FrontendConfig,
-              sample_rate: int | None) -> tuple[np.ndarray, str]:
-    """The audio at the model's rate: files decoded and resampled; arrays resampled from ``sample_rate``."""
+def _waveform(source: str | Path | np.ndarray, config: FrontendConfig, sample_rate: int | None,
+              max_duration: float | None) -> tuple[Samples, str]:
+    """The audio at the model's rate: files decoded and resampled (a long song's samples spooled to a
+    temporary file, see :mod:`specinterp.samples`); arrays resampled from ``sample_rate``."""
     if isinstance(source, (str, Path)):
-        return audio.load(source, config.sample_rate), str(source)
+        data = samples.collect(audio.stream(source, config.sample_rate, max_duration), config.sample_rate)
+        if len(data) == 0:
+            raise SpecinterpError(f"{source}: contains no audio samples")
+        return data, str(source)
     data = np.asarray(source, dtype=np.float32)
     if data.ndim != 1 or data.size == 0:
         raise SpecinterpError("waveform must be a non-empty 1-D array of samples")
-    if sample_rate is not None and sample_rate != config.sample_rate:
-        data = audio.resample(data, sample_rate, config.sample_rate)
+    if not np.isfinite(data).all():
+        raise SpecinterpError("waveform holds NaN or infinite samples")
+    rate = sample_rate or config.sample_rate
+    if max_duration is not None and len(data) / rate > max_duration:
+        raise SpecinterpError(f"waveform: {audio.clock(len(data) / rate)} long, more than the maximum "
+                              f"{audio.clock(max_duration)}")
+    if rate != config.sample_rate:
+        data = audio.resample(data, rate, config.sample_rate)
     return data, "waveform"
 
 
@@ -85,7 +96,7 @@ def resolve_target(target: int | str | None, prediction: Prediction) -> int:
 def predict(source: str | Path | np.ndarray, model: ModelLike = "camcnn", weights: str | Path | None = None,
             hop: int | None = None, *, frontend: FrontendConfig | dict | None = None,
             classes: Sequence[str] | None = None, multilabel: bool = False,
-            sample_rate: int | None = None) -> Prediction:
+            sample_rate: int | None = None, max_duration: float | None = None) -> Prediction:
     """Probabilities of a whole song and its per-window timeline.
 
     Parameters
@@ -102,6 +113,8 @@ def predict(source: str | Path | np.ndarray, model: ModelLike = "camcnn", weight
         For your own module: its input, the name of each output, sigmoid (tags) or softmax outputs.
     sample_rate : int or None
         Rate of an in-memory ``source``; it is resampled to the model's.
+    max_duration : float or None
+        Refuse audio longer than this many seconds (files: checked on the header, before decoding).
 
     Returns
     -------
@@ -110,7 +123,7 @@ def predict(source: str | Path | np.ndarray, model: ModelLike = "camcnn", weight
         models the mean window sigmoid), window probabilities ``(N, C)`` and window start times.
     """
     loaded = as_model(model, weights, frontend, classes, multilabel)
-    waveform, _ = _waveform(source, loaded.frontend, sample_rate)
+    waveform, _ = _waveform(source, loaded.frontend, sample_rate, max_duration)
     prediction, _ = inference.predict(loaded.module, frontend_module.log_mel(waveform, loaded.frontend),
                                       loaded.classes, hop, loaded.frontend)
     return prediction
@@ -171,7 +184,7 @@ def explain(source: str | Path | np.ndarray, model: ModelLike = "camcnn", explai
             target: int | str | None = None, weights: str | Path | None = None, hop: int | None = None,
             options: dict[str, Any] | None = None, *, frontend: FrontendConfig | dict | None = None,
             classes: Sequence[str] | None = None, multilabel: bool = False,
-            sample_rate: int | None = None) -> Explanation:
+            sample_rate: int | None = None, max_duration: float | None = None) -> Explanation:
     """Predict a song and explain the prediction (or ``target``) with one or more explainers.
 
     Parameters
@@ -188,7 +201,7 @@ def explain(source: str | Path | np.ndarray, model: ModelLike = "camcnn", explai
     weights, hop, options
         Weights for a plugin name; frames between windows (default: the front end's); explainer
         options (a ``layer`` may be a name or the submodule itself).
-    frontend, classes, multilabel, sample_rate
+    frontend, classes, multilabel, sample_rate, max_duration
         As for :func:`predict`.
 
     Returns
@@ -207,7 +220,7 @@ def explain(source: str | Path | np.ndarray, model: ModelLike = "camcnn", explai
     methods = [registry().get("explainers", name) for name in names]
     for method in methods:
         method.check(loaded.module, loaded.name)
-    waveform, label = _waveform(source, loaded.frontend, sample_rate)
+    waveform, label = _waveform(source, loaded.frontend, sample_rate, max_duration)
     spectrogram = frontend_module.log_mel(waveform, loaded.frontend)
     prediction, windows = inference.predict(loaded.module, spectrogram, loaded.classes, hop, loaded.frontend)
     index = resolve_target(target, prediction)

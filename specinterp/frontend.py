@@ -182,22 +182,22 @@ def block_ranges(frames: int, block_frames: int, margin: int, hop: int, samples:
 
 
 def log_mel(waveform: np.ndarray, config: FrontendConfig = DEFAULT, block_frames: int = 8192) -> np.ndarray:
-    """Numpy mono waveform -> ``(n_mels, frames)`` float32, in blocks of ``block_frames`` frames.
+    """Mono samples (an array, or anything that slices like one) -> ``(n_mels, frames)`` float32, in
+    blocks of ``block_frames`` frames.
 
     Each block is transformed with enough samples of context on both sides that its frames equal
     those of the whole-song transform, so the complex STFT of a long song never exists in full
     (a song of at most ``block_frames`` frames is transformed at once).
     """
     transform = LogMel(config)
-    samples = np.ascontiguousarray(waveform, dtype=np.float32)
-    frames = config.frames(len(samples))
+    frames = config.frames(len(waveform))
     with torch.no_grad():
         if frames <= block_frames:
-            return transform(torch.from_numpy(samples)).numpy()
+            return transform(torch.from_numpy(np.ascontiguousarray(waveform[:], dtype=np.float32))).numpy()
         out = np.empty((config.n_mels, frames), dtype=np.float32)
         margin = config.n_fft // config.hop_length + 1
-        for start, stop, lo, first, last in block_ranges(frames, block_frames, margin, config.hop_length, len(samples)):
-            block = transform(torch.from_numpy(samples[first:last])).numpy()
+        for start, stop, lo, first, last in block_ranges(frames, block_frames, margin, config.hop_length, len(waveform)):
+            block = transform(torch.from_numpy(np.ascontiguousarray(waveform[first:last], dtype=np.float32))).numpy()
             out[:, start:stop] = block[:, start - lo : stop - lo]
         return out
 

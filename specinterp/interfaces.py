@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # keep `import specinterp.interfaces` free of torch for the f
     from torch import nn
 
     from specinterp.frontend import FrontendConfig
+    from specinterp.samples import Samples
 
 
 class SpecinterpError(Exception):
@@ -322,7 +323,7 @@ class Explanation:
     prediction: Prediction
     spectrogram: "np.ndarray"  # (n_mels, T) log-mel on the model's front end
     maps: dict[str, "np.ndarray"]  # name -> (n_mels, T) in [0, 1], normalized per song
-    waveform: "np.ndarray"  # mono float32 at the front end's sample rate, for listening renderers
+    waveform: "Samples"  # mono float32 at the front end's rate: an array, or for long songs on disk (slices alike)
     frontend: "FrontendConfig"  # the model's front end: grid, axes and inversion
     command: str = ""
     summary: str = ""  # the explainer's answer in words, if it gives one
