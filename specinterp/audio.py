@@ -2,7 +2,9 @@
 
 soundfile (libsndfile: wav, flac, ogg/vorbis, opus, mp3, aiff, au, ...) is read in blocks into a
 zero-initialised buffer, and only the frames each read reports are used (a short read from a damaged
-MP3 never brings stale memory along). Each block is mixed to mono and resampled by a streaming
+MP3 never brings stale memory along); a short read ends the decode, as libsndfile reads short only at
+the end of the stream or at an error (what a decoder might return after resyncing would leave a gap
+in time). Each block is mixed to mono and resampled by a streaming
 resampler (soxr), so a long file never exists as several full-length copies; :func:`stream` yields
 the blocks, :func:`load` collects them.
 
@@ -15,7 +17,7 @@ Before anything is allocated, the header is checked against these bounds:
   the densest real case, stays below ~4000);
 * at most ``max_seconds`` of audio, when given (the CLI's ``--max-duration``).
 
-A decode that ends ``SHORTFALL_SECONDS`` (0.5 s) and ``SHORTFALL_FRACTION`` (1 %) short of the
+A decode that ends ``SHORTFALL_SECONDS`` (0.2 s) and ``SHORTFALL_FRACTION`` (1 %) short of the
 header's length is refused, not merely reported: the header of a damaged file says how much audio
 the file should hold, and explaining the part that survived as if it were the song would mislead
 (codec padding accounts for a few milliseconds, far below the tolerance). Samples that are NaN,
@@ -49,9 +51,9 @@ FALLBACK_SUFFIXES = AUDIO_SUFFIXES - LIBSNDFILE_SUFFIXES  # librosa reads these 
 MIN_RATE, MAX_RATE = 1_000, 768_000
 MAX_CHANNELS = 64
 MAX_FRAMES_PER_BYTE = 16_384
-PREALLOC_FRAMES_PER_BYTE = 64  # above this the output grows as decoded instead of being sized from the header
+PREALLOC_SAMPLES_PER_BYTE = 64  # output sized from the header up to this per byte of file, then grown as decoded
 MAX_ABS_SAMPLE = 8.0
-SHORTFALL_SECONDS, SHORTFALL_FRACTION = 0.5, 0.01
+SHORTFALL_SECONDS, SHORTFALL_FRACTION = 0.2, 0.01
 _UNRECOGNISED_FORMAT = 1  # libsndfile's SF_ERR_UNRECOGNISED_FORMAT
 _BAD_FILE = 7  # SFE_BAD_FILE: "not a regular file (possibly a pipe?)", also said of an MP3 with no valid frame
 
@@ -133,8 +135,8 @@ def _open(path: Path, sample_rate: int, max_seconds: float | None) -> tuple[int,
     except BaseException:
         f.close()
         raise
-    frames = min(f.frames, size * PREALLOC_FRAMES_PER_BYTE)
-    return math.ceil(frames * sample_rate / f.samplerate) + 16, _blocks(path, f, sample_rate)
+    expected = math.ceil(f.frames * sample_rate / f.samplerate) + 16
+    return min(expected, size * PREALLOC_SAMPLES_PER_BYTE), _blocks(path, f, sample_rate)
 
 
 def _file_size(path: Path) -> int:
@@ -186,12 +188,13 @@ def _blocks(path: Path, f: sf.SoundFile, sample_rate: int) -> Iterator[np.ndarra
                     block = f.read(len(buffer), dtype="float32", always_2d=True, out=buffer)
             except sf.LibsndfileError as exc:
                 raise SpecinterpError(f"{path}: cannot decode audio (libsndfile: {_reason(exc)})") from None
-            if len(block) == 0:
+            if len(block):
+                decoded += len(block)
+                _check_values(path, block)
+                mono = block.mean(axis=1, dtype=np.float32)
+                yield mono if resampler is None else resampler.resample_chunk(mono)
+            if len(block) < len(buffer):  # libsndfile reads short only at the end of the stream or at an error
                 break
-            decoded += len(block)
-            _check_values(path, block)
-            mono = block.mean(axis=1, dtype=np.float32)
-            yield mono if resampler is None else resampler.resample_chunk(mono)
     if decoded == 0:
         raise SpecinterpError(f"{path}: contains no audio samples")
     if resampler is not None:
@@ -241,7 +244,7 @@ def _load_librosa(path: Path, sample_rate: int, max_seconds: float | None) -> np
 
 def _grown(out: np.ndarray, filled: int, needed: int) -> np.ndarray:
     """A zero-initialised larger buffer holding ``out[:filled]``."""
-    grown = np.zeros(max(needed, 2 * len(out)), dtype=np.float32)
+    grown = np.zeros(max(needed, len(out) + len(out) // 2), dtype=np.float32)
     grown[:filled] = out[:filled]
     return grown
 
