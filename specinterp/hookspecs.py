@@ -11,12 +11,18 @@ simonw/llm does, so a plugin is a few decorated functions::
         register(MyExplainer())
 
 The built-in plugins (``specinterp_plugins``) load through the same entry-point group and use only
-these hooks: there is nothing a built-in can do that a third-party package cannot.
+these hooks: there is nothing a built-in can do that a third-party package cannot, except that they
+load first and keep their names. ``register`` raises ``TypeError`` for an object of the wrong type
+and ``ValueError`` for a name the same plugin already registered; a hook that raises (anything, even
+``SystemExit``) registers nothing and is recorded as that plugin's error. A name that another plugin
+also registers is not an exception: it is recorded against both plugins, and the built-in (or the
+distribution that ``SPECINTERP_PLUGIN_OVERRIDE`` chooses) keeps it; two third-party plugins that
+claim one name both lose it. See "Name clashes" in ``docs/plugins.md``.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pluggy
 
@@ -31,7 +37,6 @@ def register_models(register: Callable[[object], None]) -> None:
     Called once, the first time the registry is built. ``register`` takes an instance of
     :class:`specinterp.interfaces.ModelPlugin`; call it once per model. Returns nothing. Every
     plugin's implementation is called; a plugin that raises is recorded as broken and skipped.
-    Two plugins registering the same model name is an error recorded against the second.
     """
 
 

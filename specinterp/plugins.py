@@ -1,22 +1,35 @@
 """One plugin manager for every plugin, the built-ins included, loaded from entry points.
 
-A plugin that fails to import, or whose hook raises, is recorded with its error and skipped; the
-others keep working. :func:`registry` builds everything once per process.
+The built-ins (the ``specinterp`` distribution's own entry points) load first, whatever order the
+entry points come in. A plugin that fails to import, or whose hook raises (``SystemExit`` and
+``KeyboardInterrupt`` included), is recorded with its error and skipped; the others keep working.
+A real Ctrl-C while plugins load still stops the program. A name registered by two plugins is an
+error recorded against both: a built-in is never replaced, and two third-party plugins that claim
+one name both lose it, unless ``SPECINTERP_PLUGIN_OVERRIDE`` says which distribution to use.
+:func:`registry` builds everything once per process.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.metadata
+import os
+import re
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pluggy
 
 from specinterp import hookspecs
+from specinterp.containment import InterruptWatch, describe
 from specinterp.interfaces import DatasetPlugin, Explainer, ModelPlugin, Renderer, SpecinterpError
 
 ENTRY_POINT_GROUP = "specinterp"
+BUILTIN_DISTRIBUTION = "specinterp"
+OVERRIDE_ENV = "SPECINTERP_PLUGIN_OVERRIDE"
 
 # hook name -> (registry attribute, required base type)
 KINDS: dict[str, tuple[str, type]] = {
@@ -25,17 +38,39 @@ KINDS: dict[str, tuple[str, type]] = {
     "register_datasets": ("datasets", DatasetPlugin),
     "register_renderers": ("renderers", Renderer),
 }
+SINGULAR = {attr: attr[:-1] for attr, _ in KINDS.values()}
+
+
+def normalize(distribution: str) -> str:
+    """A distribution name as pip compares them (PEP 503): ``Foo_Bar.baz`` -> ``foo-bar-baz``."""
+    return re.sub(r"[-_.]+", "-", distribution).lower()
 
 
 @dataclass
 class PluginInfo:
-    """What `specinterp plugins` reports about one plugin."""
+    """What `specinterp plugins` reports about one plugin (one entry point)."""
 
     name: str
     distribution: str | None
     version: str | None
     provides: dict[str, list[str]] = field(default_factory=dict)
-    error: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def error(self) -> str | None:
+        """Every problem of this plugin in one line, or None."""
+        return "; ".join(self.errors) or None
+
+    @property
+    def builtin(self) -> bool:
+        return self.distribution is not None and normalize(self.distribution) == BUILTIN_DISTRIBUTION
+
+    @property
+    def release(self) -> str:
+        """``"specinterp-loudness 0.1.0"``: the distribution and version that installed this plugin."""
+        if self.distribution is None:
+            return f"entry point '{self.name}'"
+        return f"{self.distribution} {self.version}"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -56,67 +91,164 @@ class Registry:
     explainers: dict[str, Explainer] = field(default_factory=dict)
     datasets: dict[str, DatasetPlugin] = field(default_factory=dict)
     renderers: dict[str, Renderer] = field(default_factory=dict)
+    providers: dict[tuple[str, str], PluginInfo] = field(default_factory=dict)
+    withheld: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, name) -> why not usable
 
     def get(self, kind: str, name: str) -> Any:
         """Look up a model / explainer / dataset / renderer by name, or raise a one-line error."""
         table: dict[str, Any] = getattr(self, kind)
         if name not in table:
+            if (kind, name) in self.withheld:
+                raise SpecinterpError(self.withheld[(kind, name)])
             known = ", ".join(sorted(table)) or "none"
-            raise SpecinterpError(f"unknown {kind[:-1]} '{name}' (available: {known})")
+            raise SpecinterpError(f"unknown {SINGULAR[kind]} '{name}' (available: {known})")
         return table[name]
 
-
-def _error_text(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _load(pm: pluggy.PluginManager, reg: Registry) -> None:
-    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name in reg.plugins:
-            continue
-        dist = getattr(ep, "dist", None)
-        info = PluginInfo(ep.name, dist.name if dist else None, dist.version if dist else None)
-        reg.plugins[ep.name] = info
-        try:
-            pm.register(ep.load(), name=ep.name)
-        except Exception as exc:  # a broken plugin must not take the others down
-            info.error = _error_text(exc)
+    def provider(self, kind: str, name: str) -> str:
+        """Who registered it: ``"specinterp 0.1.0"`` or ``"specinterp-loudness 0.1.0"``."""
+        self.get(kind, name)
+        return self.providers[(kind, name)].release
 
 
-def _collect(pm: pluggy.PluginManager, reg: Registry) -> None:
-    for hook_name, (attr, base) in KINDS.items():
-        table: dict[str, Any] = getattr(reg, attr)
-        for impl in getattr(pm.hook, hook_name).get_hookimpls():
-            info = reg.plugins[impl.plugin_name]
-            added: list[str] = []
+Claim = tuple[PluginInfo, Any]
 
-            def register(item: Any, _table: dict = table, _added: list = added, _base: type = base) -> None:
-                if not isinstance(item, _base):
-                    raise TypeError(f"{hook_name} expects {_base.__name__}, got {type(item).__name__}")
-                if item.name in _table:
-                    raise ValueError(f"{attr[:-1]} '{item.name}' is already registered")
-                _table[item.name] = item
-                _added.append(item.name)
 
-            try:
-                impl.function(register)
-            except Exception as exc:
-                info.error = _error_text(exc)
-                for name in added:  # all or nothing per plugin and hook
-                    table.pop(name, None)
+def _overrides(value: str) -> dict[tuple[str, str], str]:
+    """Parse ``explainer:cam=my-dist,model:camcnn=other`` into {(kind attr, name): normalized distribution}."""
+    kinds = {kind: attr for attr, kind in SINGULAR.items()}
+    chosen: dict[tuple[str, str], str] = {}
+    for entry in filter(None, (part.strip() for part in value.split(","))):
+        kind, _, rest = entry.partition(":")
+        name, _, dist = rest.rpartition("=")
+        if kind.strip() not in kinds or not name.strip() or not dist.strip():
+            raise SpecinterpError(f"{OVERRIDE_ENV}: '{entry}' is not <kind>:<name>=<distribution> "
+                                  f"(kind: {', '.join(kinds)})")
+        key = (kinds[kind.strip()], name.strip())
+        if chosen.setdefault(key, normalize(dist.strip())) != normalize(dist.strip()):
+            raise SpecinterpError(f"{OVERRIDE_ENV}: {kind.strip()} '{key[1]}' is given two distributions")
+    return chosen
+
+
+def _entry_points() -> list[importlib.metadata.EntryPoint]:
+    """Every entry point of the group, the built-ins first (each distribution's own order kept)."""
+    def rank(ep: importlib.metadata.EntryPoint) -> tuple[bool, str]:
+        dist = normalize(ep.dist.name) if ep.dist else ""
+        return dist != BUILTIN_DISTRIBUTION, dist
+
+    return sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=rank)
+
+
+def _plugin_key(plugins: dict[str, PluginInfo], info: PluginInfo) -> str:
+    """The entry-point name, made unique when two distributions use the same one."""
+    key, count = info.name, 1
+    while key in plugins:
+        count += 1
+        key = f"{info.name} ({info.distribution or '?'} #{count})"
+    return key
+
+
+def _register(pm: pluggy.PluginManager, ep: importlib.metadata.EntryPoint, key: str) -> None:
+    """Import one entry point and register it with pluggy, refusing hooks specinterp does not have."""
+    module = ep.load()
+    if pm.is_registered(module):
+        raise ValueError(f"{ep.value} is already loaded as plugin '{pm.get_name(module)}'")
+    pm.register(module, name=key)
+    unknown = sorted(caller.name for caller in pm.get_hookcallers(module) or [] if not caller.has_spec())
+    if unknown:
+        raise ValueError(f"unknown hook {', '.join(unknown)} (specinterp's hooks: {', '.join(KINDS)})")
+
+
+def _load(pm: pluggy.PluginManager, reg: Registry, watch: InterruptWatch) -> None:
+    for ep in _entry_points():
+        info = PluginInfo(ep.name, ep.dist.name if ep.dist else None, ep.dist.version if ep.dist else None)
+        key = _plugin_key(reg.plugins, info)
+        reg.plugins[key] = info
+        failure = watch.guard(_register, pm, ep, key)
+        if failure is not None:
+            info.errors.append(describe(failure, "import"))
+
+
+def _register_callback(hook_name: str, base: type, pending: dict[str, Any]) -> Callable[[Any], None]:
+    kind = SINGULAR[KINDS[hook_name][0]]
+
+    def register(item: Any) -> None:
+        if not isinstance(item, base):
+            raise TypeError(f"{hook_name} expects {base.__name__}, got {type(item).__name__}")
+        name = item.name
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"{hook_name}: each {kind} needs a non-empty name, got {name!r}")
+        if name in pending:
+            raise ValueError(f"{kind} '{name}' is registered twice by this plugin")
+        pending[name] = item
+
+    return register
+
+
+def _collect(pm: pluggy.PluginManager, reg: Registry, watch: InterruptWatch) -> dict[tuple[str, str], list[Claim]]:
+    """Call each plugin's hooks on their own; a hook that raises registers nothing (all or nothing)."""
+    claims: dict[tuple[str, str], list[Claim]] = {}
+    for key, info in reg.plugins.items():
+        for hook_name, (attr, base) in KINDS.items():
+            impl = next((i for i in getattr(pm.hook, hook_name).get_hookimpls() if i.plugin_name == key), None)
+            if impl is None:
                 continue
-            if added:
-                info.provides.setdefault(attr, []).extend(added)
+            pending: dict[str, Any] = {}
+            failure = watch.guard(impl.function, _register_callback(hook_name, base, pending))
+            if failure is not None:
+                info.errors.append(describe(failure, hook_name))
+                continue
+            for name, item in pending.items():
+                claims.setdefault((attr, name), []).append((info, item))
+    return claims
+
+
+def _releases(claims: list[Claim]) -> str:
+    return " and ".join(info.release for info, _ in claims)
+
+
+def _settle(reg: Registry, attr: str, name: str, claims: list[Claim], chosen: str | None) -> None:
+    """Decide who provides `name`: the override's choice, else the built-in, else the only claimant."""
+    kind = SINGULAR[attr]
+    if chosen is not None:
+        picked = [claim for claim in claims if claim[0].distribution and normalize(claim[0].distribution) == chosen]
+        if not picked:
+            reg.withheld[(attr, name)] = (f"{OVERRIDE_ENV} chooses {kind} '{name}' from {chosen}, which does not "
+                                          f"register it (registered by {_releases(claims)})")
+            return
+        claims = picked
+    builtins = [claim for claim in claims if claim[0].builtin]
+    if len(claims) > 1 and not builtins and chosen is None:
+        hint = f"choose one with {OVERRIDE_ENV}={kind}:{name}=<distribution>"
+        for claim in claims:
+            others = [other for other in claims if other is not claim]
+            claim[0].errors.append(f"{kind} '{name}' is also registered by {_releases(others)}; none is used ({hint})")
+        reg.withheld[(attr, name)] = f"{kind} '{name}' is registered by {_releases(claims)}; none is used ({hint})"
+        return
+    winner = (builtins or claims)[0]
+    losers = [claim for claim in claims if claim is not winner]
+    for info, _ in losers:
+        origin = " (built-in)" if winner[0].builtin else ""
+        info.errors.append(f"{kind} '{name}' is already registered by {winner[0].release}{origin}; not replaced")
+    if losers:
+        winner[0].errors.append(f"{kind} '{name}' is also registered by {_releases(losers)}; not replaced")
+    getattr(reg, attr)[name] = winner[1]
+    reg.providers[(attr, name)] = winner[0]
+    winner[0].provides.setdefault(attr, []).append(name)
 
 
 @functools.lru_cache(maxsize=1)
 def registry() -> Registry:
     """Load every plugin in the entry-point group once and return what they provide."""
+    chosen = _overrides(os.environ.get(OVERRIDE_ENV, ""))
     pm = pluggy.PluginManager("specinterp")
     pm.add_hookspecs(hookspecs)
     reg = Registry()
-    _load(pm, reg)
-    _collect(pm, reg)
+    # a plugin's prints must not mix into our output (`plugins --json`)
+    with InterruptWatch() as watch, contextlib.redirect_stdout(sys.stderr):
+        _load(pm, reg, watch)
+        claims = _collect(pm, reg, watch)
+    for (attr, name), entries in claims.items():
+        _settle(reg, attr, name, entries, chosen.get((attr, name)))
     return reg
 
 
