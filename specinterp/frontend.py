@@ -181,7 +181,7 @@ def block_ranges(frames: int, block_frames: int, margin: int, hop: int, samples:
         yield start, stop, lo, lo * hop, samples if hi == frames else (hi - 1) * hop + 1
 
 
-def log_mel(waveform: np.ndarray, config: FrontendConfig = DEFAULT, block_frames: int = 8192) -> np.ndarray:
+def log_mel(waveform: np.ndarray, config: FrontendConfig = DEFAULT, block_frames: int = 4096) -> np.ndarray:
     """Mono samples (an array, or anything that slices like one) -> ``(n_mels, frames)`` float32, in
     blocks of ``block_frames`` frames.
 
