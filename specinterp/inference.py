@@ -24,23 +24,23 @@ def model_name(module: nn.Module) -> str:
     return getattr(module, "model_name", None) or type(module).__name__
 
 
-def window_outputs(module: nn.Module, data: np.ndarray | torch.Tensor, batch_size: int = 64,
+def window_outputs(module: nn.Module, data: np.ndarray | torch.Tensor | win.Windows, batch_size: int = 64,
                    multilabel: bool = False) -> np.ndarray:
     """Per window ``(N, C)`` for windows ``(N, 1, n_mels, frames)``: log-softmax, or with
-    ``multilabel`` the sigmoid probabilities. NaN or infinite logits raise :class:`SpecinterpError`."""
+    ``multilabel`` the sigmoid probabilities. :class:`~specinterp.windows.Windows` are cut one batch
+    at a time. NaN or infinite logits raise :class:`SpecinterpError`."""
     device = next(module.parameters()).device
-    tensor = torch.as_tensor(data, dtype=torch.float32)
     out = []
     with torch.no_grad():
-        for start in range(0, len(tensor), batch_size):
-            logits = module(tensor[start : start + batch_size].to(device))
+        for start in range(0, len(data), batch_size):
+            logits = module(torch.as_tensor(data[start : start + batch_size], dtype=torch.float32).to(device))
             if not bool(torch.isfinite(logits).all()):
                 raise SpecinterpError(f"model '{model_name(module)}' gave NaN or infinite outputs for this input")
             out.append((torch.sigmoid(logits) if multilabel else torch.log_softmax(logits, dim=1)).cpu())
     return torch.cat(out).numpy()
 
 
-def window_logprobs(module: nn.Module, data: np.ndarray | torch.Tensor, batch_size: int = 64) -> np.ndarray:
+def window_logprobs(module: nn.Module, data: np.ndarray | torch.Tensor | win.Windows, batch_size: int = 64) -> np.ndarray:
     """Log-softmax per window ``(N, C)`` for windows ``(N, 1, n_mels, frames)``."""
     return window_outputs(module, data, batch_size)
 
@@ -99,11 +99,12 @@ def predict(module: nn.Module, spectrogram: np.ndarray, classes: tuple[str, ...]
     (samples far out of range) and NaN or infinite model outputs raise :class:`SpecinterpError`; a
     silent or nearly silent song gets :attr:`Prediction.warning`.
     """
-    if not np.isfinite(spectrogram).all():
+    peak, low = float(spectrogram.max()), float(spectrogram.min())  # NaN propagates into both
+    if not (np.isfinite(peak) and np.isfinite(low)):
         raise SpecinterpError("the audio gives NaN or infinite spectrogram values (samples out of range?)")
     windows = win.split(spectrogram, size=config.window_frames, hop=hop or config.window_hop, last=config.last_window)
     multilabel = is_multilabel(module)
-    scores = window_outputs(module, windows.data, multilabel=multilabel)
+    scores = window_outputs(module, windows, multilabel=multilabel)
     if scores.ndim != 2 or scores.shape[1] != len(classes):
         raise SpecinterpError(f"the model gives outputs of shape {tuple(scores.shape)} per batch of windows, "
                               f"expected (windows, {len(classes)}) for its {len(classes)} classes")
@@ -113,6 +114,6 @@ def predict(module: nn.Module, spectrogram: np.ndarray, classes: tuple[str, ...]
         window_probabilities=scores if multilabel else np.exp(scores),
         window_starts=np.array([config.seconds(s) for s in windows.starts]),
         multilabel=multilabel,
-        warning=silence_warning(float(spectrogram.max()), config),
+        warning=silence_warning(peak, config),
     )
     return prediction, windows

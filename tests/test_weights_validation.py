@@ -18,6 +18,7 @@ from safetensors.torch import load_file, save_file
 
 import specinterp
 from specinterp import inference, weights
+from specinterp import windows as win
 from specinterp.frontend import DEFAULT, FrontendConfig, log_mel
 from specinterp.interfaces import SpecinterpError
 from specinterp.plugins import registry
@@ -265,3 +266,12 @@ def test_cli_refuses_nan_outputs_instead_of_crashing_in_matplotlib(saved, short_
     assert run.returncode != 0 and "Traceback" not in run.stderr
     assert f"{short_song}: model 'camcnn' gave NaN or infinite outputs for this input" in run.stderr
     assert not list((tmp_path / "out").glob("*.png"))
+
+
+def test_windows_are_scored_a_batch_at_a_time_as_the_whole_array(saved):
+    loaded = weights.resolve("camcnn", saved)
+    spectrogram = log_mel(tone_mix(9.0, (220.0, 440.0), seed=3))
+    windows = win.split(spectrogram, size=128, hop=16)
+    assert len(windows) > 8
+    lazily = inference.window_outputs(loaded.module, windows, batch_size=8)
+    np.testing.assert_array_equal(lazily, inference.window_outputs(loaded.module, windows.data, batch_size=8))
