@@ -165,7 +165,7 @@ def _check_header(path: Path, f: sf.SoundFile, size: int, max_seconds: float | N
     if not 1 <= f.channels <= MAX_CHANNELS:
         raise SpecinterpError(f"{path}: the header says {f.channels} channels, outside 1..{MAX_CHANNELS} "
                               "(damaged file?)")
-    if f.frames > size * MAX_FRAMES_PER_BYTE:
+    if not 0 <= f.frames <= size * MAX_FRAMES_PER_BYTE:
         raise SpecinterpError(f"{path}: the header says {clock(f.frames / f.samplerate)} of audio, impossible "
                               f"in {_bytes(size)} (damaged file?)")
     seconds = f.frames / f.samplerate

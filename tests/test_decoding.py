@@ -360,9 +360,9 @@ def test_concurrent_decodes_restore_stderr(chatty_mp3, capfd):
 # ---------------------------------------------------------------- through the CLI
 
 
-def explain(*paths: Path, out: Path) -> subprocess.CompletedProcess:
+def explain(*paths: Path, out: Path, options: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "specinterp", "explain", "--explainer", "cam", "--render", "png",
-               "--out", str(out), *map(str, paths)]
+               "--out", str(out), *options, *map(str, paths)]
     return subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=300)
 
 
@@ -403,6 +403,15 @@ def test_cli_single_bad_file_exits_2_with_the_libsndfile_reason(tmp_path):
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert any(line.strip().endswith(f"{path}: cannot decode audio (libsndfile: Format not recognised)")
+               for line in done.stderr.splitlines()), done.stderr
+
+
+def test_cli_max_duration_refuses_a_long_file_before_decoding(tmp_path):
+    path = tmp_path / "long.flac"
+    sf.write(path, tone_mix(6.0, (440.0,), 1), 22050)
+    done = explain(path, out=tmp_path / "out", options=("--max-duration", "5"))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert any(line.strip().endswith(f"{path}: 0:00:06 long, more than --max-duration 0:00:05")
                for line in done.stderr.splitlines()), done.stderr
 
 
