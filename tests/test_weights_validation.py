@@ -275,3 +275,14 @@ def test_windows_are_scored_a_batch_at_a_time_as_the_whole_array(saved):
     assert len(windows) > 8
     lazily = inference.window_outputs(loaded.module, windows, batch_size=8)
     np.testing.assert_array_equal(lazily, inference.window_outputs(loaded.module, windows.data, batch_size=8))
+
+
+def test_cli_prints_the_silence_warning_beside_the_prediction(tmp_path):
+    silence = tmp_path / "silence.wav"
+    sf.write(silence, np.zeros(3 * SR, dtype=np.float32), SR)
+    run = subprocess.run([sys.executable, "-m", "specinterp", "explain", "--explainer", "gradcam", "--render", "png",
+                          "--out", str(tmp_path / "out"), str(silence)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith(f"{silence}: ")  # was "classical 0.64" and nothing else
+    assert lines[1] == "  warning: the input is silent: this prediction means nothing"
