@@ -255,7 +255,7 @@ def check_outputs(module: nn.Module, name: str, classes: tuple[str, ...], fronte
         raise SpecinterpError(f"{where}: lists {len(classes)} classes but model '{name}' gives "
                               f"{out.shape[1]} outputs per window")
     if not bool(torch.isfinite(out).all()):
-        raise SpecinterpError(f"{where}: model '{name}' gives NaN or infinite outputs for a silent window "
+        raise SpecinterpError(f"{where}: model '{name}' gives NaN or infinite outputs for an all-zero window "
                               f"(corrupted weights?)")
 
 

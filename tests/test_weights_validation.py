@@ -151,7 +151,7 @@ def test_unreadable_safetensors(saved):
 def test_weights_that_overflow_on_a_silent_window_are_refused_at_load(saved):
     edit_tensors(saved, lambda state: state["input_norm.bias"].fill_(3e38))
     assert refusal(saved) == (f"{saved.with_suffix('.json')}: model 'camcnn' gives NaN or infinite outputs "
-                              f"for a silent window (corrupted weights?)")
+                              f"for an all-zero window (corrupted weights?)")
 
 
 class Overflows(torch.nn.Module):
