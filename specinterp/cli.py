@@ -6,13 +6,20 @@ import json
 import os
 import shlex
 import sys
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable, NoReturn
 
 import click
 
 from specinterp.interfaces import SpecinterpError
 
+if TYPE_CHECKING:
+    from specinterp import batch
+
 DEFAULT_OUT = "specinterp-out"
+MAX_DURATION = 4 * 3600.0  # seconds; --max-duration's default
 
 
 class Group(click.Group):
@@ -55,26 +62,14 @@ def _describe_split(split) -> str:
     return f"split {split.name} [{split.digest()}]: {counts}{extra}"
 
 
-def collect_audio(inputs: tuple[Path, ...]) -> list[Path]:
-    """Files as given (checked later, one by one); folders searched recursively for audio files."""
-    from specinterp.audio import AUDIO_SUFFIXES
-
-    files: list[Path] = []
-    for item in inputs:
-        if item.is_dir():
-            files += sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
-        else:
-            files.append(item)
-    return files
-
-
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--model", default="camcnn", show_default=True, help="Model plugin name.")
 @click.option("--weights", type=click.Path(path_type=Path), help="A .safetensors file (config .json beside it).")
 @click.option("--explainer", required=True, help="Explainer plugin name(s), e.g. cam or cam,gradcam (one grid).")
 @click.option("--target", help="Genre or tag (name or index) to explain (default: the most probable).")
-@click.option("--out", default=DEFAULT_OUT, show_default=True, type=click.Path(path_type=Path), help="Output folder.")
+@click.option("--out", default=DEFAULT_OUT, show_default=True, type=click.Path(path_type=Path),
+              help="Output folder (checked before any work; created if absent).")
 @click.option("--render", "renderers", default="png,wav,html", show_default=True, help="Renderers, comma-separated.")
 @click.option("--complement", is_flag=True,
               help="Also write the complement WAV (what the network ignored); html always writes it.")
@@ -82,25 +77,64 @@ def collect_audio(inputs: tuple[Path, ...]) -> list[Path]:
 @click.option("--layer", help="Layer to explain (explainers that take one), e.g. conv2.")
 @click.option("--filters", help="Filters, numbered from 1, comma-separated, e.g. 1,8,16,32.")
 @click.option("--option", "extra", multiple=True, metavar="KEY=VALUE", help="Explainer-specific option (JSON value).")
-def explain(inputs, model, weights, explainer, target, out, renderers, complement, hop, layer, filters, extra) -> None:
+@click.option("--max-duration", type=click.FloatRange(0, min_open=True), default=MAX_DURATION, show_default=True,
+              metavar="SECONDS", help="Refuse (as a failed file) any input longer than this (default: 4 hours).")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs (never an input).")
+@click.option("--resume", is_flag=True,
+              help="Skip inputs this command already explained into --out (unchanged, all outputs present); "
+                   "redo the rest, replacing only files specinterp wrote.")
+def explain(inputs, model, weights, explainer, target, out, renderers, complement, hop, layer, filters, extra,
+            max_duration, overwrite, resume) -> None:
     """Predict the genre (or tags) of each FILE and explain it: a PNG, WAVs and an HTML report per file under --out.
 
-    Folders are searched recursively. Bad files are reported and skipped; the exit code is 0 when
-    all succeeded, 1 when some failed, 2 when none could run.
+    \b
+    Folders are searched recursively for audio (hidden files and specinterp's own outputs skipped);
+    each file's outputs go to the same sub-folder of --out as the file has under the folder given
+    (files given by name: --out itself), named <stem>.<explainer>..., or <name>.<explainer>... when
+    two inputs share a stem there (song.wav and song.ogg give song.wav.cam.png, song.ogg.cam.png).
+    An output is never written over an input; an existing file is left alone (the input is skipped
+    with a note) unless --overwrite. --out keeps a manifest of what was written
+    (.specinterp-manifest.jsonl), which --resume and later folder scans read.
+
+    \b
+    Bad files are reported and skipped; the exit code is 0 when none failed, 1 when some failed,
+    2 when all failed or nothing was found to explain; 130 when interrupted (rerun with --resume).
     """
-    from tqdm import tqdm
+    from specinterp import batch
+    from specinterp.outputs import prepare_folder
 
-    from specinterp import api
+    try:
+        created = prepare_folder(out)
+    except SpecinterpError as exc:
+        _stop(str(exc), 2)
+    try:
+        items, failures = batch.scan(inputs, out)
+        if not items:
+            for path, why in failures:
+                click.echo(f"Error: {path}: {why}", err=True)
+            sys.exit(2)
+        total = len(items) + len(failures)
+        step = Step.prepare(out, model, weights, explainer, target, renderers, complement, hop,
+                            explainer_options(extra, layer, filters), max_duration, overwrite, resume, items)
+        counts = step.run_all(items, out, failures)
+        sys.exit(report(counts, failures, total))
+    finally:
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
 
-    files = collect_audio(inputs)
-    chosen = tuple(r.strip() for r in renderers.split(",") if r.strip())
-    for name in chosen:
-        _registry().get("renderers", name)
-    methods = [_registry().get("explainers", name) for name in api.explainer_names(explainer)]
-    loaded = api.load_model(model, weights)
-    for method in methods:
-        method.check(loaded.module, loaded.name)
-    command = "specinterp " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+def _stop(message: str, code: int) -> NoReturn:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+def command_line() -> str:
+    """The command as typed, for the reports' provenance."""
+    return "specinterp " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def explainer_options(extra: tuple[str, ...], layer: str | None, filters: str | None) -> dict:
+    """``--option`` pairs, ``--layer`` and ``--filters`` as one dict of explainer options."""
     options = parse_overrides(extra, "--option")
     if layer:
         options["layer"] = layer
@@ -109,25 +143,108 @@ def explain(inputs, model, weights, explainer, target, out, renderers, complemen
             options["filters"] = [int(f) for f in filters.split(",") if f.strip()]
         except ValueError:
             raise SpecinterpError(f"--filters expects numbers like 1,8,16,32, got '{filters}'") from None
-    failures: list[tuple[Path, str]] = []
-    for path in tqdm(files, desc="explain", unit="file", disable=len(files) < 2, file=sys.stderr):
+    return options
+
+
+@dataclass
+class Step:
+    """Explains one input of a batch, renders it into staging, places its files and prints what happened."""
+
+    job: dict  # what was asked, as recorded in the manifest
+    placer: "batch.Placer"
+    culprits: dict[int, str]  # id(plugin object) -> "explainer 'cam'", to name where an exception came from
+    redo: bool  # --resume or --overwrite: earlier outputs of this job do not make a file skip
+    explain: Callable
+    render: Callable
+    command: str
+
+    @classmethod
+    def prepare(cls, out: Path, model: str, weights: Path | None, explainer: str, target: str | None, renderers: str,
+                complement: bool, hop: int | None, options: dict, max_duration: float, overwrite: bool, resume: bool,
+                items: list["batch.Item"]) -> "Step":
+        """Look up the plugins, load the model, and bind what every input shares."""
+        from functools import partial
+
+        from specinterp import api, batch
+
+        chosen = tuple(r.strip() for r in renderers.split(",") if r.strip())
+        drawers = [_registry().get("renderers", name) for name in chosen]
+        methods = [_registry().get("explainers", name) for name in api.explainer_names(explainer)]
+        loaded = api.load_model(model, weights)
+        for method in methods:
+            method.check(loaded.module, loaded.name)
+        job = {"model": model, "weights": str(weights.resolve()) if weights else None, "target": target,
+               "explainer": "+".join(m.name for m in methods), "render": chosen, "complement": complement,
+               "hop": hop, "options": options}
+        culprits = {id(part): f"model '{loaded.name}'" for part in loaded.module.modules()}
+        culprits |= {id(m): f"explainer '{m.name}'" for m in methods} | {id(r): f"renderer '{r.name}'" for r in drawers}
+        return cls(json.loads(json.dumps(job, default=str)),  # as the manifest reads it back
+                   batch.Placer(out, items, overwrite, resume), culprits, resume or overwrite,
+                   partial(api.explain, model=loaded, explainer=explainer, target=target, hop=hop, options=options,
+                           max_duration=max_duration),
+                   partial(api.render, renderers=chosen, complement=complement), command_line())
+
+    def run_all(self, items: list["batch.Item"], out: Path, failures: list[tuple[Path, str]]) -> Counter:
+        """Each item in turn, failures appended; the count of each status. Ctrl-C ends the run (exit 130)."""
+        from tqdm import tqdm
+
+        from specinterp import batch
+
+        counts: Counter = Counter()
         try:
-            explanation = api.explain(path, loaded, explainer, target, hop=hop, options=options)
-            explanation.command = command
-            written = api.render(explanation, out, chosen, complement=complement)
-        except SpecinterpError as exc:
-            failures.append((path, str(exc)))
-            continue
-        click.echo(f"{path}: {headline(explanation.prediction)}")
+            with batch.Staging(out) as staging:
+                for item in tqdm(items, desc="explain", unit="file", disable=len(items) < 2, file=sys.stderr):
+                    status, why = self.run(item, staging)
+                    counts[status] += 1
+                    if why:
+                        failures.append((item.source, why))
+        except KeyboardInterrupt:
+            _stop(f"interrupted with {sum(counts.values())} of {len(items)} files processed; the file in progress "
+                  "left no output (rerun with --resume to go on)", 130)
+        return counts
+
+    def run(self, item: "batch.Item", staging: "batch.Staging") -> tuple[str, str]:
+        """``(status, reason)``: status done, earlier (finished by an earlier run), skipped or failed."""
+        from specinterp import batch
+
+        if self.placer.resume and self.placer.finished(item, self.job):
+            return "earlier", ""
+        left = [] if self.redo else self.placer.earlier(item, self.job)
+        if left:
+            click.echo(f"{item.source}: skipped: already explained into {left[0]} "
+                       "(--resume skips it quietly, --overwrite redoes it)")
+            return "skipped", ""
+        try:
+            explanation = self.explain(item.source)
+            explanation.command = self.command
+            with staging.slot() as slot:
+                files = batch.staged(slot, self.render(explanation, slot, stem=item.stem))
+                written = self.placer.place(item, files, slot, self.job)
+        except batch.Skipped as note:
+            click.echo(f"{item.source}: skipped: {note}")
+            return "skipped", ""
+        except (Exception, SystemExit) as exc:  # one file's failure, wherever it came from; Ctrl-C stops the run
+            return "failed", batch.reason(exc, self.culprits)
+        click.echo(f"{item.source}: {headline(explanation.prediction)}")
+        if explanation.prediction.warning:
+            click.echo(f"  warning: {explanation.prediction.warning}")
         if explanation.summary:
             click.echo(f"  {explanation.summary}")
-        for written_path in written:
-            click.echo(f"  wrote {written_path}")
-    if failures:
-        click.echo(f"{len(files) - len(failures)} done, {len(failures)} failed:", err=True)
+        for path in written:
+            click.echo(f"  wrote {path}")
+        return "done", ""
+
+
+def report(counts: Counter, failures: list[tuple[Path, str]], total: int) -> int:
+    """Print the summary (when anything was not simply done) and the failures; return the exit code."""
+    if failures or counts["earlier"] or counts["skipped"]:
+        parts = [f"{counts['done']} done"]
+        parts += [f"{counts['earlier']} done before (--resume)"] if counts["earlier"] else []
+        parts += [f"{counts['skipped']} skipped"] if counts["skipped"] else []
+        click.echo(", ".join(parts + [f"{len(failures)} failed"]) + (":" if failures else ""), err=True)
         for path, reason in failures:
             click.echo(f"  {reason}" if str(path) in reason else f"  {path}: {reason}", err=True)
-        sys.exit(2 if len(failures) == len(files) else 1)
+    return 0 if not failures else 2 if len(failures) == total else 1
 
 
 @cli.command()

@@ -1,22 +1,36 @@
-"""Atomic output files: written beside their target under a temporary name, then renamed."""
+"""Output files: atomic writes, the output folder's check, and its manifest of what specinterp wrote there.
+
+Temporary files are hidden and end in ``.part`` (``.<name>.<random>.part``), so no audio scanner picks
+up one that a killed run left behind. The manifest, ``OUT/.specinterp-manifest.jsonl``, gets one JSON
+line per explained input: the input, the job (what was asked), the input's size and mtime, and the
+outputs written (relative to ``OUT``). ``--resume`` reads it to skip finished inputs, and folder scans
+read it to skip our own outputs.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from specinterp.interfaces import SpecinterpError
 
+TEMP_SUFFIX = ".part"
+MANIFEST = ".specinterp-manifest.jsonl"
+
 
 def atomic_write(target: Path, write: Callable[[Path], None], protect: Path | None = None) -> Path:
-    """Call ``write(tmp_path)`` then move it onto ``target``; refuse to overwrite ``protect`` (the input)."""
+    """Call ``write(tmp_path)`` then move it onto ``target``; refuse to overwrite ``protect`` (the input).
+
+    ``tmp_path`` ends in ``.part``: ``write`` must not infer the file format from the suffix.
+    """
     target = Path(target)
     if protect is not None and target.resolve() == Path(protect).resolve():
         raise SpecinterpError(f"{target}: refusing to overwrite the input file")
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=target.suffix)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=TEMP_SUFFIX)
     os.close(fd)
     try:
         write(Path(tmp))
@@ -32,3 +46,86 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def prepare_folder(folder: Path, flag: str = "--out") -> bool:
+    """Make sure ``folder`` is a folder we can write in, creating it if needed; True when created here.
+
+    Raises a one-line :class:`SpecinterpError` for a file in the way, a path under a file, or a folder
+    that cannot be created or written in.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise SpecinterpError(f"{flag} {folder}: is a file, not a folder")
+    blocker = next((p for p in folder.parents if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise SpecinterpError(f"{flag} {folder}: {blocker} is a file, not a folder")
+    created = not folder.exists()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SpecinterpError(f"{flag} {folder}: cannot create the folder ({exc.strerror or exc})") from None
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".specinterp-probe-", suffix=TEMP_SUFFIX)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise SpecinterpError(f"{flag} {folder}: cannot write in this folder ({exc.strerror or exc})") from None
+    return created
+
+
+class Manifest:
+    """What specinterp wrote in one output folder: one record per explained input, newest last."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.path = self.folder / MANIFEST
+        self.records = list(_read_records(self.path))
+
+    def outputs(self) -> set[Path]:
+        """Every output any record lists, resolved."""
+        return {(self.folder / name).resolve() for record in self.records for name in record["outputs"]}
+
+    def last(self, source: Path, job: dict) -> dict | None:
+        """The newest record of ``source`` explained for ``job``, if any."""
+        key = str(Path(source).resolve())
+        return next((r for r in reversed(self.records) if r["input"] == key and r["job"] == job), None)
+
+    def unchanged(self, record: dict, source: Path) -> bool:
+        """Whether ``source`` has the size and mtime it had when ``record`` was written."""
+        stat = Path(source).stat()
+        return record.get("size") == stat.st_size and record.get("mtime_ns") == stat.st_mtime_ns
+
+    def paths(self, record: dict) -> list[Path]:
+        """A record's outputs as paths under the folder."""
+        return [self.folder / name for name in record["outputs"]]
+
+    def add(self, source: Path, job: dict, outputs: Iterable[Path]) -> None:
+        """Append the record of ``source`` explained for ``job`` into ``outputs`` (paths under the folder)."""
+        stat = Path(source).stat()
+        record = {"input": str(Path(source).resolve()), "job": job, "size": stat.st_size,
+                  "mtime_ns": stat.st_mtime_ns, "outputs": [Path(p).relative_to(self.folder).as_posix() for p in outputs]}
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+        self.records.append(record)
+
+
+def _read_records(path: Path) -> Iterable[dict]:
+    """The manifest's well-formed records (a line cut short by a killed run is ignored)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("input"), str) and isinstance(record.get("job"), dict) \
+                and isinstance(record.get("outputs"), list) and all(_inside(o) for o in record["outputs"]):
+            yield record
+
+
+def _inside(name: object) -> bool:
+    """A relative path that stays inside the folder."""
+    return isinstance(name, str) and not Path(name).is_absolute() and ".." not in Path(name).parts

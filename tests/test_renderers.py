@@ -18,6 +18,7 @@ from specinterp import api
 from specinterp.cli import cli
 from specinterp import frontend
 from specinterp.interfaces import Explanation, Prediction
+from specinterp.outputs import MANIFEST
 from specinterp_plugins.renderers import html, png, wav
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -208,7 +209,7 @@ def test_cli_writes_png_wav_and_html_by_default(song, tmp_path):
     result = CliRunner().invoke(cli, ["explain", "--explainer", "cam", "--out", str(tmp_path), song])
     assert result.exit_code == 0, result.output
     names = ["song.cam.png", "song.cam.wav", "song.cam.complement.wav", "song.cam.html"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names + [MANIFEST])
     assert all(f"wrote {tmp_path / n}" in result.output for n in names)
     assert "<pre><code>specinterp " in (tmp_path / "song.cam.html").read_text()
 
@@ -220,7 +221,7 @@ def test_cli_writes_png_wav_and_html_by_default(song, tmp_path):
 def test_cli_render_chooses(song, tmp_path, args, names):
     result = CliRunner().invoke(cli, ["explain", "--explainer", "cam", "--out", str(tmp_path), *args, song])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in tmp_path.iterdir()) == names
+    assert sorted(p.name for p in tmp_path.iterdir()) == [MANIFEST, *names]
 
 
 def test_sparse_maps_get_a_robust_colour_scale(explanation):

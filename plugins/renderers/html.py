@@ -1,4 +1,5 @@
-"""HTML renderer: ``<stem>.<explainer>.html``, one self-contained report per song and explainer.
+"""HTML renderer: ``<stem>.<explainer>.html``, one self-contained report per song and explainer
+(``stem``: the option, else the input's).
 
 The page shows the PNG figure (inlined), players for the original, each map's explanation and its
 complement, the top genres (or tags), the genre timeline (or the taggram: top tags x windows, shaded by
@@ -75,15 +76,16 @@ def inlined(explanation: Explanation) -> bool:
     return seconds(explanation) * len(track_labels(explanation)) <= INLINE_SECONDS
 
 
-def page_tracks(explanation: Explanation, out_dir: Path) -> tuple[list[Track], list[Path]]:
+def page_tracks(explanation: Explanation, out_dir: Path, stem: str | None = None) -> tuple[list[Track], list[Path]]:
     """Write the WAVs the page plays; return its players (inlined or linked) and the paths written."""
-    written = wav.WavRenderer().render(explanation, out_dir, complement=True)
+    written = wav.WavRenderer().render(explanation, out_dir, complement=True, stem=stem)
     labels = track_labels(explanation)
     if inlined(explanation):
         original = wav.wav_bytes(explanation.waveform, explanation.sample_rate)
         sources = [original] + [path.read_bytes() for path in written]
         return [Track(lbl, data_uri(data, "audio/wav")) for lbl, data in zip(labels, sources)], written
-    original = wav.write_wav(Path(out_dir) / f"{explanation.stem}.original.wav", explanation.waveform, explanation)
+    original = wav.write_wav(Path(out_dir) / f"{stem or explanation.stem}.original.wav", explanation.waveform,
+                             explanation)
     files = [original] + written
     return [Track(lbl, quote(path.name)) for lbl, path in zip(labels, files)], files
 
@@ -197,15 +199,16 @@ class HtmlRenderer(Renderer):
     suffix = ".html"
     description = "a self-contained page: figure, players (original, explanation, complement), genres or tags, provenance"
     covers = frozenset({"wav"})  # it writes the explanation and complement WAVs it plays
+    options = {"stem": None}
 
-    def render(self, explanation: Explanation, out_dir: Path) -> list[Path]:
+    def render(self, explanation: Explanation, out_dir: Path, stem: str | None = None) -> list[Path]:
         """The explanation and complement WAVs, for long songs the original, then ``<stem>.<explainer>.html``."""
-        tracks, written = page_tracks(explanation, out_dir)
+        tracks, written = page_tracks(explanation, out_dir, stem)
         note = "" if inlined(explanation) else (
             f"This song is {png.clock(seconds(explanation))} long, too long to inline its audio: the players "
             "play the WAV files written beside this page, so keep them together.")
         page = document(explanation, tracks, note)
-        target = Path(out_dir) / f"{explanation.stem}.{explanation.explainer}{self.suffix}"
+        target = Path(out_dir) / f"{stem or explanation.stem}.{explanation.explainer}{self.suffix}"
         return written + [atomic_write(target, lambda tmp: tmp.write_text(page, encoding="utf-8"),
                                        protect=Path(explanation.source))]
 

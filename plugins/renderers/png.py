@@ -1,4 +1,4 @@
-"""PNG renderer: one figure per explanation, ``<stem>.<explainer>.png``.
+"""PNG renderer: one figure per explanation, ``<stem>.<explainer>.png`` (``stem``: the option, else the input's).
 
 One panel per map (the log-mel with the map overlaid, frequency in Hz on the model's mel scale, its
 own colour bar), panels in one column (two columns from four maps on), and once at the bottom the
@@ -201,11 +201,12 @@ class PngRenderer(Renderer):
     name = "png"
     suffix = ".png"
     description = "log-mel with each map overlaid (m:ss x Hz), colour bars, genre timeline or taggram; one grid per explanation"
+    options = {"stem": None}
 
-    def render(self, explanation: Explanation, out_dir: Path) -> list[Path]:
+    def render(self, explanation: Explanation, out_dir: Path, stem: str | None = None) -> list[Path]:
         """``<stem>.<explainer>.png``: all maps in one figure."""
         data = png_bytes(explanation)
-        target = Path(out_dir) / f"{explanation.stem}.{explanation.explainer}{self.suffix}"
+        target = Path(out_dir) / f"{stem or explanation.stem}.{explanation.explainer}{self.suffix}"
         return [atomic_write(target, lambda tmp: tmp.write_bytes(data), protect=Path(explanation.source))]
 
 

@@ -1,7 +1,8 @@
 """WAV renderer: the explanation heard. The map is a mask on the original STFT (phase kept).
 
 Per map it writes ``<stem>.<label>.wav`` (mask = map: what the network used) and, when asked,
-``<stem>.<label>.complement.wav`` (mask = 1 - map: what it ignored). The two masks sum to one, so the
+``<stem>.<label>.complement.wav`` (mask = 1 - map: what it ignored); ``<stem>`` is the ``stem`` option
+(the CLI's name for the input's outputs), else the input's stem. The two masks sum to one, so the
 two files sum to the decoded input up to rounding. Both have the input's duration at the model's rate:
 the mask is applied on the model's own STFT grid (its front end's n_fft, hop and mel filterbank).
 The complement is written when ``render(..., complement=True)`` (CLI ``--complement``) asks for it,
@@ -47,23 +48,25 @@ def write_wav(target: Path, audio: np.ndarray, explanation: Explanation) -> Path
                         protect=Path(explanation.source))
 
 
-def track_path(explanation: Explanation, out_dir: Path, map_name: str, complement: bool = False) -> Path:
-    """Where the WAV of one map (or its complement) goes."""
+def track_path(explanation: Explanation, out_dir: Path, map_name: str, complement: bool = False,
+               stem: str | None = None) -> Path:
+    """Where the WAV of one map (or its complement) goes; ``stem`` replaces the input's."""
     extra = ".complement" if complement else ""
-    return Path(out_dir) / f"{explanation.stem}.{label(explanation, map_name)}{extra}.wav"
+    return Path(out_dir) / f"{stem or explanation.stem}.{label(explanation, map_name)}{extra}.wav"
 
 
 class WavRenderer(Renderer):
     name = "wav"
     suffix = ".wav"
     description = "the map applied as a mask to the original STFT and inverted with its own phase (and its complement)"
-    options = {"complement": False}
+    options = {"complement": False, "stem": None}
 
-    def render(self, explanation: Explanation, out_dir: Path, complement: bool = False) -> list[Path]:
+    def render(self, explanation: Explanation, out_dir: Path, complement: bool = False,
+               stem: str | None = None) -> list[Path]:
         """One WAV per map; with ``complement`` also one per ``1 - map``."""
         variants = (False, True) if complement else (False,)
-        return [write_wav(track_path(explanation, out_dir, name, inverse), listen(explanation, name, inverse), explanation)
-                for name in explanation.maps for inverse in variants]
+        return [write_wav(track_path(explanation, out_dir, name, inverse, stem), listen(explanation, name, inverse),
+                          explanation) for name in explanation.maps for inverse in variants]
 
 
 @hookimpl
