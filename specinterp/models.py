@@ -80,4 +80,5 @@ def wrap(module: nn.Module, frontend: FrontendConfig | Mapping | None, classes: 
         raise SpecinterpError("a model passed as an nn.Module needs frontend=FrontendConfig(...) (or a dict of its fields)")
     config = frontend if isinstance(frontend, FrontendConfig) else FrontendConfig.from_dict(frontend)
     wrapped = UserModel(module, config, multilabel).eval()
+    wrapped.model_name = type(module).__name__  # how messages name it
     return LoadedModel(type(module).__name__, wrapped, tuple(classes), {}, {}, None, config)
