@@ -80,7 +80,13 @@ class Manifest:
     def __init__(self, folder: Path):
         self.folder = Path(folder)
         self.path = self.folder / MANIFEST
-        self.records = list(_read_records(self.path))
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            text = ""
+        self.records = list(_records(text))
+        self._cut = text != "" and not text.endswith("\n")  # a killed run's half line: start a fresh one
+        self._newest = {_key(r["input"], r["job"]): r for r in self.records}
 
     def outputs(self) -> set[Path]:
         """Every output any record lists, resolved."""
@@ -88,8 +94,7 @@ class Manifest:
 
     def last(self, source: Path, job: dict) -> dict | None:
         """The newest record of ``source`` explained for ``job``, if any."""
-        key = str(Path(source).resolve())
-        return next((r for r in reversed(self.records) if r["input"] == key and r["job"] == job), None)
+        return self._newest.get(_key(str(Path(source).resolve()), job))
 
     def unchanged(self, record: dict, source: Path) -> bool:
         """Whether ``source`` has the size and mtime it had when ``record`` was written."""
@@ -106,17 +111,19 @@ class Manifest:
         record = {"input": str(Path(source).resolve()), "job": job, "size": stat.st_size,
                   "mtime_ns": stat.st_mtime_ns, "outputs": [Path(p).relative_to(self.folder).as_posix() for p in outputs]}
         with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
+            handle.write(("\n" if self._cut else "") + json.dumps(record) + "\n")
+        self._cut = False
         self.records.append(record)
+        self._newest[_key(record["input"], job)] = record
 
 
-def _read_records(path: Path) -> Iterable[dict]:
+def _key(source: str, job: dict) -> tuple[str, str]:
+    return source, json.dumps(job, sort_keys=True)
+
+
+def _records(text: str) -> Iterable[dict]:
     """The manifest's well-formed records (a line cut short by a killed run is ignored)."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        return
-    for line in lines:
+    for line in text.splitlines():
         try:
             record = json.loads(line)
         except json.JSONDecodeError:

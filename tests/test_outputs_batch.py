@@ -16,7 +16,7 @@ import soundfile as sf
 
 from conftest import SR, tone_mix
 from specinterp import batch
-from specinterp.outputs import MANIFEST, atomic_write
+from specinterp.outputs import MANIFEST, Manifest, atomic_write
 
 
 def specinterp(*args, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -109,6 +109,17 @@ def test_temporary_files_are_hidden_and_not_audio(tmp_path):
     atomic_write(tmp_path / "x.cam.wav", lambda tmp: names.append(tmp.name) or tmp.write_bytes(b"data"))
     assert names[0].startswith(".x.cam.wav.") and names[0].endswith(".part")
     assert [p.name for p in tmp_path.iterdir()] == ["x.cam.wav"]
+
+
+def test_a_manifest_cut_short_by_a_killed_run_still_reads(tmp_path):
+    source = song(tmp_path / "a.wav", 1)
+    Manifest(tmp_path).add(source, {"explainer": "cam"}, [tmp_path / "a.cam.wav"])
+    with open(tmp_path / MANIFEST, "a") as handle:
+        handle.write('{"input": "/elsewhere.wav", "jo')  # killed mid-line
+    Manifest(tmp_path).add(source, {"explainer": "gradcam"}, [tmp_path / "sub" / "a.gradcam.wav"])
+    manifest = Manifest(tmp_path)
+    assert len(manifest.records) == 2 and manifest.last(source, {"explainer": "gradcam"})["outputs"] == ["sub/a.gradcam.wav"]
+    assert manifest.outputs() == {(tmp_path / "a.cam.wav").resolve(), (tmp_path / "sub" / "a.gradcam.wav").resolve()}
 
 
 # ---------------------------------------------------------------- batches: failures, --resume
