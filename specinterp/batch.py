@@ -129,7 +129,10 @@ class Staging:
     """A hidden ``.part`` folder under ``OUT`` where each input's files are rendered before placing; removed on exit."""
 
     def __init__(self, out: Path):
-        self.root = Path(tempfile.mkdtemp(dir=out, prefix=".specinterp-run-", suffix=TEMP_SUFFIX))
+        try:
+            self.root = Path(tempfile.mkdtemp(dir=out, prefix=".specinterp-run-", suffix=TEMP_SUFFIX))
+        except OSError as exc:
+            raise SpecinterpError(f"--out {out}: cannot write in this folder ({exc.strerror or exc})") from None
 
     def __enter__(self) -> Staging:
         return self

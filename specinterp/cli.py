@@ -114,8 +114,11 @@ def explain(inputs, model, weights, explainer, target, out, renderers, complemen
                 click.echo(f"Error: {path}: {why}", err=True)
             sys.exit(2)
         total = len(items) + len(failures)
-        step = Step.prepare(out, model, weights, explainer, target, renderers, complement, hop,
-                            explainer_options(extra, layer, filters), max_duration, overwrite, resume, items)
+        try:
+            step = Step.prepare(out, model, weights, explainer, target, renderers, complement, hop,
+                                explainer_options(extra, layer, filters), max_duration, overwrite, resume, items)
+        except KeyboardInterrupt:
+            _stop("interrupted before any file was explained", 130)
         counts = step.run_all(items, out, failures)
         sys.exit(report(counts, failures, total))
     finally:
