@@ -114,7 +114,7 @@ def _named(found: list[tuple[Path, Path]]) -> list[Item]:
     numbers: Counter = Counter()
     items = []
     for (path, folder), name, key, level in zip(found, names, keys, levels):
-        if level == 2:
+        if level == 2 and counts[key] > 1:
             numbers[key] += 1
             name = f"{name}.{numbers[key]}"
         items.append(Item(path, folder, name))

@@ -87,7 +87,7 @@ def test_outputs_are_distinct_and_a_rescan_skips_them(tmp_path):
 def test_names_are_unique_per_output_folder():
     found = [(Path("m/song.wav"), Path()), (Path("m/Song.ogg"), Path()), (Path("m/song.wav.mp3"), Path()),
              (Path("a/x.wav"), Path("d")), (Path("b/x.wav"), Path("d")), (Path("m/other.wav"), Path())]
-    assert [item.stem for item in batch._named(found)] == ["song.wav.1", "Song.ogg", "song.wav.mp3", "x.wav.1",
+    assert [item.stem for item in batch._named(found)] == ["song.wav", "Song.ogg", "song.wav.mp3", "x.wav.1",
                                                           "x.wav.2", "other"]
 
 
