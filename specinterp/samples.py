@@ -9,7 +9,7 @@ when the object is, or when the process ends) and reads back any slice on demand
 from __future__ import annotations
 
 import tempfile
-from typing import Iterable, Iterator, Union
+from typing import Iterable, Union
 
 import numpy as np
 
@@ -44,10 +44,6 @@ class SpooledSamples:
         whole = self[:]
         return whole if dtype is None else whole.astype(dtype)
 
-    def blocks(self, size: int) -> Iterator[np.ndarray]:
-        """Consecutive pieces of at most ``size`` samples."""
-        for start in range(0, self._length, size):
-            yield self[start : start + size]
 
 
 Samples = Union[np.ndarray, SpooledSamples]

@@ -84,8 +84,8 @@ def page_tracks(explanation: Explanation, out_dir: Path, stem: str | None = None
         original = wav.wav_bytes(explanation.waveform, explanation.sample_rate)
         sources = [original] + [path.read_bytes() for path in written]
         return [Track(lbl, data_uri(data, "audio/wav")) for lbl, data in zip(labels, sources)], written
-    original = wav.write_wav(Path(out_dir) / f"{stem or explanation.stem}.original.wav", explanation.waveform,
-                             explanation)
+    original = wav.write_wav(Path(out_dir) / f"{stem or explanation.stem}.original.wav",
+                             wav.samples_in_pieces(explanation.waveform), explanation)
     files = [original] + written
     return [Track(lbl, quote(path.name)) for lbl, path in zip(labels, files)], files
 

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
 import soundfile as sf
 
 from specinterp import hookimpl
-from specinterp.frontend import apply_mask
+from specinterp.frontend import apply_mask, masked_blocks
 from specinterp.interfaces import Explanation, Renderer
 from specinterp.outputs import atomic_write
+from specinterp.samples import Samples
 
 
 def label(explanation: Explanation, map_name: str) -> str:
@@ -35,6 +37,12 @@ def listen(explanation: Explanation, map_name: str, complement: bool = False, sa
     return apply_mask(waveform, 1.0 - mask if complement else mask, explanation.frontend)
 
 
+def listen_blocks(explanation: Explanation, map_name: str, complement: bool = False) -> Iterator[np.ndarray]:
+    """The whole masked waveform in consecutive pieces, for writing long songs without holding them."""
+    mask = explanation.maps[map_name]
+    return masked_blocks(explanation.waveform, 1.0 - mask if complement else mask, explanation.frontend)
+
+
 def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
     """16-bit PCM WAV file contents."""
     buffer = io.BytesIO()
@@ -42,10 +50,23 @@ def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
     return buffer.getvalue()
 
 
-def write_wav(target: Path, audio: np.ndarray, explanation: Explanation) -> Path:
-    """Write ``audio`` as a 16-bit WAV atomically, never over the input."""
-    return atomic_write(target, lambda tmp: tmp.write_bytes(wav_bytes(audio, explanation.sample_rate)),
-                        protect=Path(explanation.source))
+def write_wav(target: Path, audio: np.ndarray | Iterable[np.ndarray], explanation: Explanation) -> Path:
+    """Write ``audio`` (an array, or consecutive pieces of one) as a 16-bit WAV atomically, never over
+    the input; pieces are written as they come, so a long song is never whole in memory."""
+    pieces = [audio] if isinstance(audio, np.ndarray) else audio
+
+    def write(tmp: Path) -> None:
+        with sf.SoundFile(tmp, "w", explanation.sample_rate, 1, subtype="PCM_16", format="WAV") as out:
+            for piece in pieces:
+                out.write(piece)
+
+    return atomic_write(target, write, protect=Path(explanation.source))
+
+
+def samples_in_pieces(samples: Samples, size: int = 1 << 20) -> Iterator[np.ndarray]:
+    """An array or spooled samples as consecutive pieces of at most ``size`` samples."""
+    for start in range(0, len(samples), size):
+        yield samples[start : start + size]
 
 
 def track_path(explanation: Explanation, out_dir: Path, map_name: str, complement: bool = False,
@@ -65,7 +86,7 @@ class WavRenderer(Renderer):
                stem: str | None = None) -> list[Path]:
         """One WAV per map; with ``complement`` also one per ``1 - map``."""
         variants = (False, True) if complement else (False,)
-        return [write_wav(track_path(explanation, out_dir, name, inverse, stem), listen(explanation, name, inverse),
+        return [write_wav(track_path(explanation, out_dir, name, inverse, stem), listen_blocks(explanation, name, inverse),
                           explanation) for name in explanation.maps for inverse in variants]
 
 
