@@ -56,6 +56,7 @@ def scan(inputs: Sequence[Path], out: Path) -> tuple[list[Item], list[tuple[Path
     found: list[tuple[Path, Path]] = []
     problems: list[tuple[Path, str]] = []
     seen: set[Path] = set()
+    several = sum(Path(given).is_dir() for given in inputs) > 1  # then each folder keeps its own name under OUT
     for given in map(Path, inputs):
         if given.is_dir():
             files, skipped = _audio_under(given, ours)
@@ -63,7 +64,8 @@ def scan(inputs: Sequence[Path], out: Path) -> tuple[list[Item], list[tuple[Path
                 extra = f"; {skipped} outputs of specinterp skipped" if skipped else ""
                 looked = ", ".join(sorted(AUDIO_SUFFIXES))
                 problems.append((given, f"no audio files in this folder (looked for {looked}{extra})"))
-            pairs = [(f, f.parent.relative_to(given)) for f in files]
+            top = Path(given.resolve().name) if several else Path()
+            pairs = [(f, top / f.parent.relative_to(given)) for f in files]
         elif given.is_file():
             pairs = [(given, Path())]
         else:

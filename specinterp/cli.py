@@ -90,7 +90,8 @@ def explain(inputs, model, weights, explainer, target, out, renderers, complemen
     \b
     Folders are searched recursively for audio (hidden files and specinterp's own outputs skipped);
     each file's outputs go to the same sub-folder of --out as the file has under the folder given
-    (files given by name: --out itself), named <stem>.<explainer>..., or <name>.<explainer>... when
+    (with several folders given, under a sub-folder named after each; files given by name: --out
+    itself), named <stem>.<explainer>..., or <name>.<explainer>... when
     two inputs share a stem there (song.wav and song.ogg give song.wav.cam.png, song.ogg.cam.png).
     An output is never written over an input; an existing file is left alone (the input is skipped
     with a note) unless --overwrite. --out keeps a manifest of what was written

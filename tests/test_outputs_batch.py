@@ -318,3 +318,16 @@ def test_no_audio_and_missing_paths_are_sentences(tmp_path):
     assert f"  {empty}: no audio files in this folder" in missing.stderr
     [refused] = [line for line in missing.stderr.splitlines() if line.startswith(f"  {long}: ")]
     assert "more than --max-duration" in refused
+
+
+def test_several_folders_keep_their_names_under_out(tmp_path):
+    """albumA/01 Intro.wav and albumB/01 Intro.wav land in OUT/albumA and OUT/albumB, not numbered side by side."""
+    for album in ("albumA", "albumB"):
+        (tmp_path / album).mkdir()
+        sf.write(tmp_path / album / "01 Intro.wav", tone_mix(1.5, (440.0,), seed=8), SR)
+    out = tmp_path / "out"
+    result = subprocess.run([sys.executable, "-m", "specinterp", "explain", "--explainer", "cam", "--render", "png",
+                             "--out", str(out), str(tmp_path / "albumA"), str(tmp_path / "albumB")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert (out / "albumA" / "01 Intro.cam.png").is_file() and (out / "albumB" / "01 Intro.cam.png").is_file()
