@@ -127,8 +127,9 @@ class FrontendConfig:
 
     @property
     def top_hz(self) -> float:
-        """The filterbank's upper edge (``f_max``, or Nyquist)."""
-        return float(self.sample_rate / 2 if self.f_max is None else self.f_max)
+        """The filterbank's upper edge: ``f_max``, or Nyquist rounded down to a whole Hz as torchaudio's
+        ``MelSpectrogram`` takes it (so the inverse's filterbank is the forward one)."""
+        return float(self.sample_rate // 2 if self.f_max is None else self.f_max)
 
     def seconds(self, frames: int | float) -> float:
         return frames * self.hop_length / self.sample_rate
