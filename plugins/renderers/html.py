@@ -40,7 +40,10 @@ CSS = """
 .specinterp audio { width: min(36em, 90vw); vertical-align: middle; }
 .specinterp .scroll { max-height: 22em; overflow-y: auto; display: inline-block; }
 .specinterp .note { color: #666; font-size: .9em; }
-.specinterp table.taggram td { min-width: 1.6em; padding: 0; border: 1px solid #fff; }
+.specinterp table.taggram { table-layout: fixed; }
+.specinterp table.taggram td, .specinterp table.taggram th.time { width: 1.6em; min-width: 1.6em; padding: 0; border: 1px solid #fff; }
+.specinterp table.taggram th.time { font-weight: normal; font-size: .75em; white-space: nowrap; overflow: visible; }
+.specinterp table.taggram th.tag { width: 10em; }
 .specinterp pre { background: #f5f5f5; padding: .6em; white-space: pre-wrap; word-break: break-all; }
 """
 
@@ -138,15 +141,16 @@ def _taggram(explanation: Explanation) -> str:
     """The top tags (rows) x windows (columns), each cell shaded by its probability, with a tooltip."""
     tags, grid = explanation.prediction.taggram(TOP_TAGS)
     starts = explanation.prediction.window_starts
-    head = "".join(f'<th title="{png.clock(t)}">{png.clock(t) if i % 5 == 0 else ""}</th>' for i, t in enumerate(starts))
+    head = "".join(f'<th class="time" title="{png.clock(t)}">{png.clock(t) if i % 5 == 0 else ""}</th>'
+                   for i, t in enumerate(starts))
     rows = "".join(
-        f"<tr><th>{escape(tag)}</th>" + "".join(
+        f'<tr><th class="tag">{escape(tag)}</th>' + "".join(
             f'<td style="background: rgba(31, 119, 180, {p:.2f})" title="{escape(tag)} at {png.clock(t)}: {p:.2f}"></td>'
             for t, p in zip(starts, values)) + "</tr>"
         for tag, values in zip(tags, grid))
     return ("<h2>Taggram</h2><p class=\"note\">Probability of each of the song's top tags in each analysis "
             "window (darker: more probable; hover for the value).</p>"
-            f'<div class="scroll" style="max-width: 100%; overflow-x: auto"><table class="taggram"><tr><th></th>{head}</tr>'
+            f'<div class="scroll" style="max-width: 100%; overflow-x: auto"><table class="taggram"><tr><th class="tag"></th>{head}</tr>'
             f"{rows}</table></div>")
 
 
