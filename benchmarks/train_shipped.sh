@@ -14,6 +14,7 @@ shipped() {
   train --model camcnn --split "$1" --fit train+valid --epochs 60 --out "$out/camcnn"
   train --model basecnn --split "$1" --fit train+valid --epochs 25 --out "$out/basecnn"
   train --model maskedcnn --split "$1" --fit train+valid --epochs 25 --out "$out/maskedcnn"
+  train --model musicnn-genre --split "$1" --fit train+valid --epochs 20 --out "$out/musicnn-genre"  # frozen body, head only
 }
 interpretability() {  # equal budgets (12 epochs, train part only, random split)
   train --model basecnn --split random --epochs 12 --out "$out/interp-basecnn"
