@@ -156,17 +156,13 @@ def song_maps(method: Explainer, loaded: LoadedModel, windows: win.Windows, targ
     Windows are cut, explained and stitched ``EXPLAIN_BATCH`` at a time, so memory holds one batch of
     per-window maps and one song-length map per map name, whatever the song's length.
     """
-    try:
-        chosen = method.resolve_options(options)
-    except ValueError as exc:
-        raise SpecinterpError(f"explainer '{method.name}' on model '{loaded.name}': {exc}") from None
     stitchers: dict[str, win.Stitcher] = {}
     n_mels, size = windows.spectrogram.shape[0], windows.size
     for start in range(0, len(windows), EXPLAIN_BATCH):
         chunk = torch.from_numpy(windows[start : start + EXPLAIN_BATCH])
         try:
-            maps = method.explain(loaded.module, chunk, torch.full((len(chunk),), target), **chosen)
-        except (ValueError, KeyError, IndexError) as exc:  # a bad option or layer: the user's error
+            maps = method.explain(loaded.module, chunk, torch.full((len(chunk),), target), **options)
+        except (ValueError, KeyError, IndexError) as exc:  # an undeclared option, a bad value or layer: the user's error
             raise SpecinterpError(f"explainer '{method.name}' on model '{loaded.name}': {exc}") from None
         for name, value in maps.items():
             if tuple(value.shape) != (len(chunk), n_mels, size):

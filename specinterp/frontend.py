@@ -204,16 +204,9 @@ def log_mel(waveform: np.ndarray, config: FrontendConfig = DEFAULT, block_frames
 
 
 def filterbank(config: FrontendConfig = DEFAULT) -> torch.Tensor:
-    """The mel filterbank ``(n_fft // 2 + 1, n_mels)`` the forward transform uses."""
-    return torchaudio.functional.melscale_fbanks(
-        n_freqs=config.n_fft // 2 + 1,
-        f_min=config.f_min,
-        f_max=config.top_hz,
-        n_mels=config.n_mels,
-        sample_rate=config.sample_rate,
-        norm=config.mel_norm,
-        mel_scale=config.mel_scale,
-    )
+    """The mel filterbank ``(n_fft // 2 + 1, n_mels)`` of the forward transform itself, so the inverse
+    and the level reference use exactly the filters the log-mel was made with."""
+    return LogMel(config).mel.mel_scale.fb
 
 
 class MaskInverter(nn.Module):
