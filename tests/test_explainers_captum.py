@@ -91,7 +91,7 @@ def test_unknown_options_and_layers_are_value_errors(camcnn, name, windows, targ
 
 def test_bad_option_values_are_value_errors(camcnn, windows, target):
     for name, options in [("gradcam", {"relu": "yes"}), ("integrated-gradients", {"n_steps": 0}),
-                          ("smoothgrad", {"stdev": -1}), ("occlusion", {"patch": [16]}),
+                          ("smoothgrad", {"noise": -1}), ("occlusion", {"patch": [16]}),
                           ("occlusion", {"stride": [8, 200]})]:
         with pytest.raises(ValueError, match="option"):
             run(name, camcnn, windows, target, **options)
@@ -149,7 +149,7 @@ def test_saliency_is_the_gradient_magnitude_and_smoothgrad_without_noise_is_sali
     basecnn(x).gather(1, target[:, None]).sum().backward()
     saliency = run("saliency", basecnn, windows, target)["saliency"]
     torch.testing.assert_close(saliency, x.grad.abs()[:, 0])
-    smooth = run("smoothgrad", basecnn, windows, target, samples=2, stdev=0)["smoothgrad"]
+    smooth = run("smoothgrad", basecnn, windows, target, samples=2, noise=0)["smoothgrad"]
     torch.testing.assert_close(smooth, saliency)
 
 

@@ -2,7 +2,8 @@
 
 ``CAM_c = sum_k W[c, k] A_k``: the dense weights of the target class times the maps of the block
 that feeds global average pooling, upsampled (bilinear) from the block's grid to the window. Both come
-from the model's :meth:`cam_head` (see :class:`specinterp.interfaces.ExplainableModel`).
+from the model's :meth:`cam_head` (see :class:`specinterp.interfaces.ExplainableModel`), run in eval mode
+(batch norm on its running statistics, no dropout) and left in the mode it was found in.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import torch
 from torch import nn
 
 from specinterp import hookimpl
-from specinterp.explaining import upsample
+from specinterp.explaining import evaluating, upsample
 from specinterp.interfaces import Explainer
 
 
@@ -32,7 +33,7 @@ class CAM(Explainer):
 
     def attribute(self, model: nn.Module, windows: torch.Tensor, target: torch.Tensor,
                   **options: Any) -> dict[str, torch.Tensor]:
-        with torch.no_grad():
+        with evaluating(model), torch.no_grad():
             cam = class_activation_maps(model, windows, target)
             cam = upsample(cam[:, None], windows.shape[-2:])
         return {"cam": cam}

@@ -1,5 +1,11 @@
-"""Deconvolution (Zeiler & Fergus 2014) with Captum's ``Deconvolution``: a layer's strongest filter
-activation (or chosen filters, numbered from 1) projected back to the window.
+"""Deconvolution (Zeiler & Fergus 2014) with Captum's ``Deconvolution``: the peak activation of one of
+a layer's filters projected back to the window, as Zeiler & Fergus visualise a feature.
+
+Which filter: by default, per window, the one with the most evidence for the target class, its
+activation times the gradient of the target's logit summed over the filter's map,
+``e_k = sum_ij A_kij dy_c/dA_kij`` (Captum ``LayerGradientXActivation``; a first-order estimate of how
+much of the logit the filter carries). The largest ``e_k`` is chosen even when none is positive.
+Chosen ``filters`` (numbered from 1) are projected as they are, whatever the target.
 
 Captum's target picks an output column, so the model is wrapped in :class:`FilterPeaks`, whose output
 is the layer's per-filter maximum; the real model's ``nn.ReLU`` modules stay inside it, where Captum
@@ -11,11 +17,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from captum.attr import Deconvolution
+from captum.attr import Deconvolution, LayerGradientXActivation
 from torch import nn
 
 from specinterp import hookimpl
-from specinterp.explaining import evaluating, filter_numbers, find_layer, layer_name
+from specinterp.explaining import conv_maps, evaluating, filter_numbers, find_layer, layer_name
 from specinterp.interfaces import Explainer
 
 
@@ -37,24 +43,34 @@ class FilterPeaks(nn.Module):
         return captured[0].amax(dim=(2, 3))
 
 
+def filter_evidence(model: nn.Module, layer: nn.Module, label: str, windows: torch.Tensor,
+                    target: torch.Tensor) -> torch.Tensor:
+    """Each filter's evidence for the target ``(N, filters)``: activation x the target logit's gradient,
+    summed over the filter's map."""
+    products = LayerGradientXActivation(model, layer).attribute(windows, target=target)
+    return conv_maps(products, label).detach().sum(dim=(2, 3))
+
+
 class ZeilerFergusDeconvolution(Explainer):
     name = "deconvolution"
-    description = ("Zeiler & Fergus deconvolution of a layer's strongest filter (or filters, numbered from 1) "
-                   "to the input; magnitude (Captum Deconvolution)")
+    description = ("Zeiler & Fergus deconvolution of the peak of the layer's filter with most evidence for the "
+                   "target (activation x target-logit gradient, summed), or of chosen filters (numbered from 1; "
+                   "target ignored); magnitude (Captum Deconvolution)")
     requires = frozenset({"gradients"})
     options = {"layer": "conv2", "filters": None}
 
     def attribute(self, model: nn.Module, windows: torch.Tensor, target: torch.Tensor,
                   **options: Any) -> dict[str, torch.Tensor]:
-        peaks = FilterPeaks(model, find_layer(model, options["layer"]))
+        layer = find_layer(model, options["layer"])
         label = layer_name(model, options["layer"])
+        peaks = FilterPeaks(model, layer)
         with evaluating(model):
-            with torch.no_grad():
-                strength = peaks(windows)
             if options["filters"] is None:
-                targets = {"deconvolution": strength.argmax(dim=1)}
+                targets = {"deconvolution": filter_evidence(model, layer, label, windows, target).argmax(dim=1)}
             else:
-                numbers = filter_numbers(options["filters"], strength.shape[1], label)
+                with torch.no_grad():
+                    count = peaks(windows).shape[1]
+                numbers = filter_numbers(options["filters"], count, label)
                 targets = {f"{label}-filter{n}": torch.full_like(target, n - 1) for n in numbers}
             method = Deconvolution(peaks)
             return {name: method.attribute(windows, target=t).detach().abs()[:, 0] for name, t in targets.items()}
