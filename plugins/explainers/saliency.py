@@ -26,7 +26,7 @@ EXAMPLES_PER_PASS = 64  # noisy copies of a window per forward/backward pass of 
 def noise_share(value: Any) -> float:
     """Option ``noise`` as a non-negative share of the window's dB range, or a ``ValueError``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
-        raise ValueError(f"option noise must be a non-negative share of the window's dB range (e.g. 0.15), got {value!r}")
+        raise ValueError(f"option noise must be a non-negative share of the window's dB range, got {value!r}")
     return float(value)
 
 
