@@ -363,6 +363,96 @@ def split(dataset, data, split_name, seed, out) -> None:
 
 
 @cli.command()
+@click.option("--model", default="camcnn", show_default=True, help="Model plugin name.")
+@click.option("--weights", type=click.Path(path_type=Path), help="Weights (default: the shipped ones for --split).")
+@click.option("--explainer", required=True, help="Explainer name(s), comma-separated, or 'all'.")
+@click.option("--data", required=True, help="Dataset folder, or 'synthetic' (generated under --out).")
+@click.option("--dataset", help="Dataset plugin (default: gtzan; synthetic for --data synthetic).")
+@click.option("--split", "split_name", help="Split (default: the dataset's first, e.g. random).")
+@click.option("--part", default="test", show_default=True, help="Which part of the split to assess on.")
+@click.option("--limit", type=click.IntRange(1), help="At most this many clips (the part's first).")
+@click.option("--metrics", "metric_names", help="Metric name(s), comma-separated (default: every registered one).")
+@click.option("--sanity-clips", default=10, show_default=True, type=click.IntRange(0),
+              help="Randomization and class checks on the first N clips only (0: every clip).")
+@click.option("--depths", default=3, show_default=True, type=click.IntRange(0),
+              help="Points of the randomization cascade, output layer to all (0: every weight layer).")
+@click.option("--layer", help="Layer for explainers that take one.")
+@click.option("--option", "extra", multiple=True, metavar="KEY=VALUE", help="Explainer option (JSON value).")
+@click.option("--seed", default=0, show_default=True, help="Seed of the split, the random maps and the randomized layers.")
+@click.option("--reference/--no-reference", default=True, show_default=True,
+              help="Add a row for a random map: the chance level of every metric.")
+@click.option("--out", default="assessment", show_default=True, type=click.Path(path_type=Path),
+              help="Folder for the table (CSV, JSON), the curves (PNG) and the resumable cache.")
+def assess(model, weights, explainer, data, dataset, split_name, part, limit, metric_names, sanity_clips, depths,
+           layer, extra, seed, reference, out) -> None:
+    """How far each explainer can be trusted on a model: sanity checks, faithfulness, ground truth.
+
+    Explains one window (the centre) of each clip of the split's part with each explainer and scores
+    the map with every metric; prints the table and writes it with the curves. Interrupted runs
+    resume from OUT/cache.jsonl.
+    """
+    from specinterp import assessment_report
+    from specinterp.assessment import Job, explainer_jobs, layers_top_down, run
+    from specinterp.weights import resolve
+
+    reg = _registry()
+    synthetic = data == "synthetic"
+    ds = _open_dataset(dataset or ("synthetic" if synthetic else "gtzan"), str(out / "synthetic-data") if synthetic else data)
+    split = ds.split(split_name or ds.split_names()[0], seed)
+    if part not in split.parts:
+        raise SpecinterpError(f"split {split.name} has no part '{part}' (parts: {', '.join(split.parts)})")
+    clips = split.parts[part][:limit]
+    if not clips:
+        raise SpecinterpError(f"split {split.name} has no clips in its {part} part")
+    loaded = resolve(model, weights, None if weights else _shipped_variant(model, split.name))
+    names = sorted(reg.explainers) if explainer == "all" else [n.strip() for n in explainer.split(",") if n.strip()]
+    chosen, skipped = explainer_jobs(names, loaded, reg, explainer_options(extra, layer, None), reference, seed)
+    metrics = [reg.get("metrics", n.strip()) for n in metric_names.split(",")] if metric_names else list(reg.metrics.values())
+    limits = {m.name: sanity_clips for m in metrics if m.name in ("randomization", "class-sensitivity") and sanity_clips}
+    job = Job(loaded, chosen, clips, ds, metrics, seed, out / "cache.jsonl", depths or None, limits)
+    out.mkdir(parents=True, exist_ok=True)
+    click.echo(f"{loaded.name} ({loaded.path.name if loaded.path else 'built'}) on {_describe_split(split)}; "
+               f"{len(clips)} {part} clips x {len(chosen)} explainers", err=True)
+    for name, reason in skipped.items():
+        click.echo(f"skipped {name}: {reason}", err=True)
+    from time import perf_counter
+
+    from tqdm import tqdm
+
+    started = perf_counter()
+    with tqdm(total=len(clips) * len(chosen), unit="map", disable=None) as bar:
+        rows = run(job, bar.update)
+    seconds = perf_counter() - started
+    summary = assessment_report.summarize(rows, seed)
+    import torch
+
+    depth_names = [name for name, _ in layers_top_down(loaded.module, torch.zeros(
+        1, 1, loaded.frontend.n_mels, loaded.frontend.window_frames))]
+    from specinterp.assessment import cascade_points
+
+    depth_names = [depth_names[d - 1] for d in cascade_points(len(depth_names), job.depths)]
+    better = {f"{m.name}.{k}": v for m in metrics for k, v in m.better.items()}
+    meta = {"command": command_line(), "model": loaded.name, "weights": str(loaded.path or ""), "split": split.name,
+            "split_digest": split.digest(), "part": part, "clips": len(clips), "seed": seed, "seconds": round(seconds, 1),
+            "sanity_clips": sanity_clips, "cascade": depth_names, "better": better, "skipped": skipped,
+            "metrics": {m.name: {"description": m.description, "source": m.source} for m in metrics}}
+    paths = assessment_report.write(out, summary, rows, meta, depth_names)
+    click.echo(assessment_report.table_text(summary, better))
+    for name, entry in summary.items():
+        if entry["errors"]:
+            click.echo(f"{name}: {len(entry['errors'])} clip(s) failed, e.g. {entry['errors'][0]}", err=True)
+    click.echo(f"{len(clips)} clips in {seconds:.0f} s", err=True)
+    for path in paths:
+        click.echo(f"wrote {path}")
+
+
+def _shipped_variant(model: str, split: str) -> str | None:
+    """The shipped weights trained on ``split`` when the model has them, else its default."""
+    plugin = _registry().get("models", model)
+    return split if split in plugin.weights() else None
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins(as_json: bool) -> None:
     """List every plugin: name, distribution, version, what it provides, and any error."""

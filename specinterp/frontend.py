@@ -15,6 +15,8 @@ An all-ones mask gives back the input up to float rounding (no Griffin-Lim).
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Iterator, Mapping
 
@@ -190,7 +192,7 @@ def log_mel(waveform: np.ndarray, config: FrontendConfig = DEFAULT, block_frames
     those of the whole-song transform, so the complex STFT of a long song never exists in full
     (a song of at most ``block_frames`` frames is transformed at once).
     """
-    transform = LogMel(config)
+    transform = log_mel_transform(config)
     frames = config.frames(len(waveform))
     with torch.no_grad():
         if frames <= block_frames:
@@ -203,10 +205,16 @@ def log_mel(waveform: np.ndarray, config: FrontendConfig = DEFAULT, block_frames
         return out
 
 
+@functools.lru_cache(maxsize=8)
+def log_mel_transform(config: FrontendConfig = DEFAULT) -> LogMel:
+    """The :class:`LogMel` of ``config``, made once per front end (its filterbank is the costly part)."""
+    return LogMel(config)
+
+
 def filterbank(config: FrontendConfig = DEFAULT) -> torch.Tensor:
     """The mel filterbank ``(n_fft // 2 + 1, n_mels)`` of the forward transform itself, so the inverse
-    and the level reference use exactly the filters the log-mel was made with."""
-    return LogMel(config).mel.mel_scale.fb
+    and the level reference use exactly the filters the log-mel was made with (a copy)."""
+    return log_mel_transform(config).mel.mel_scale.fb.clone()
 
 
 class MaskInverter(nn.Module):
@@ -240,6 +248,12 @@ class MaskInverter(nn.Module):
         return self.istft(masked, length=waveform.shape[-1])
 
 
+@functools.lru_cache(maxsize=8)
+def mask_inverter(config: FrontendConfig = DEFAULT) -> MaskInverter:
+    """The :class:`MaskInverter` of ``config``, made once per front end."""
+    return MaskInverter(config)
+
+
 def masked_blocks(waveform: np.ndarray, mel_mask: np.ndarray, config: FrontendConfig = DEFAULT,
                   block_frames: int = 4096) -> Iterator[np.ndarray]:
     """The masked waveform, in consecutive pieces of ``block_frames`` STFT frames (float32).
@@ -248,7 +262,7 @@ def masked_blocks(waveform: np.ndarray, mel_mask: np.ndarray, config: FrontendCo
     only its centre is kept, so the pieces joined equal inverting the whole song at once (up to
     rounding) while neither the complex STFT nor the output of a long song need exist in full.
     """
-    inverter = MaskInverter(config)
+    inverter = mask_inverter(config)
     hop = config.hop_length
     margin = config.n_fft // hop + 1
     frames = mel_mask.shape[1]

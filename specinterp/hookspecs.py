@@ -69,3 +69,14 @@ def register_renderers(register: Callable[[object], None]) -> None:
     ``specinterp.api.render`` passes on to it, and ``covers`` names renderers whose files it writes as
     well (skipped beside it). Returns nothing. Every plugin's implementation is called.
     """
+
+
+@hookspec
+def register_metrics(register: Callable[[object], None]) -> None:
+    """Register explanation-quality metrics for ``specinterp assess``.
+
+    Called once, the first time the registry is built. ``register`` takes an instance of
+    :class:`specinterp.interfaces.Metric`; its ``measure(case)`` returns the values of one clip.
+    Returns nothing. Every plugin's implementation is called; a plugin that raises is recorded as
+    broken and skipped.
+    """

@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # keep `import specinterp.interfaces` free of torch for the f
     import torch
     from torch import nn
 
+    from specinterp.assessment import Case
     from specinterp.frontend import FrontendConfig
     from specinterp.samples import Samples
 
@@ -224,6 +225,15 @@ class Dataset(ABC):
     def split(self, name: str, seed: int = 0) -> "Split":
         """Partition of the clips present into train / valid / test."""
 
+    def truth(self, clip: Clip, config: "FrontendConfig", frames: int) -> "tuple[np.ndarray, np.ndarray] | None":
+        """Where the class-deciding events of ``clip`` are, for datasets that know (``None``: unknown).
+
+        Returns two boolean masks ``(n_mels, frames)`` on ``config``'s log-mel grid of the whole clip:
+        the true relevance (cells of the events that decide the class) and the distractors (events
+        that do not). ``specinterp assess`` scores explanations against them.
+        """
+        return None
+
 
 @dataclass(frozen=True)
 class DatasetPlugin:
@@ -366,6 +376,29 @@ class Explanation:
         from specinterp_plugins.renderers.html import notebook_html
 
         return notebook_html(self)
+
+
+# ---------------------------------------------------------------- metrics
+
+class Metric(ABC):
+    """One measure of how far an explanation can be trusted, computed per clip by ``specinterp assess``.
+
+    :meth:`measure` gets a :class:`specinterp.assessment.Case`: one explainer's relevance map of one
+    window of one clip, with the model, the window, its audio, the target and runner-up classes and,
+    on datasets that know it, the true relevance. It returns named values: a ``float`` is a number of
+    the table (averaged over clips, with a bootstrap interval), a list of floats is a curve (averaged
+    and plotted). ``better`` says, per value name, whether ``"higher"`` or ``"lower"`` is better.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    source: ClassVar[str] = ""  # the paper that defines the measure
+    needs_truth: ClassVar[bool] = False  # True: only on datasets with true relevance masks
+    better: ClassVar[Mapping[str, str]] = {}  # value name -> "higher" or "lower"
+
+    @abstractmethod
+    def measure(self, case: "Case") -> dict[str, "float | list[float]"]:
+        """Values for one clip: floats for the table, lists of floats for curves."""
 
 
 # ---------------------------------------------------------------- renderers

@@ -25,7 +25,7 @@ import pluggy
 
 from specinterp import hookspecs
 from specinterp.containment import InterruptWatch, describe
-from specinterp.interfaces import DatasetPlugin, Explainer, ModelPlugin, Renderer, SpecinterpError
+from specinterp.interfaces import DatasetPlugin, Explainer, Metric, ModelPlugin, Renderer, SpecinterpError
 
 ENTRY_POINT_GROUP = "specinterp"
 BUILTIN_DISTRIBUTION = "specinterp"
@@ -37,6 +37,7 @@ KINDS: dict[str, tuple[str, type]] = {
     "register_explainers": ("explainers", Explainer),
     "register_datasets": ("datasets", DatasetPlugin),
     "register_renderers": ("renderers", Renderer),
+    "register_metrics": ("metrics", Metric),
 }
 SINGULAR = {attr: attr[:-1] for attr, _ in KINDS.values()}
 
@@ -91,11 +92,12 @@ class Registry:
     explainers: dict[str, Explainer] = field(default_factory=dict)
     datasets: dict[str, DatasetPlugin] = field(default_factory=dict)
     renderers: dict[str, Renderer] = field(default_factory=dict)
+    metrics: dict[str, Metric] = field(default_factory=dict)
     providers: dict[tuple[str, str], PluginInfo] = field(default_factory=dict)
     withheld: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, name) -> why not usable
 
     def get(self, kind: str, name: str) -> Any:
-        """Look up a model / explainer / dataset / renderer by name, or raise a one-line error."""
+        """Look up a model / explainer / dataset / renderer / metric by name, or raise a one-line error."""
         table: dict[str, Any] = getattr(self, kind)
         if name not in table:
             if (kind, name) in self.withheld:

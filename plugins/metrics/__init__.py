@@ -1,0 +1,1 @@
+"""Built-in explanation-quality metrics for ``specinterp assess`` (one module per question)."""
