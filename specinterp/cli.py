@@ -404,7 +404,7 @@ def assess(model, weights, explainer, data, dataset, split_name, part, limit, me
     clips = split.parts[part][:limit]
     if not clips:
         raise SpecinterpError(f"split {split.name} has no clips in its {part} part")
-    loaded = resolve(model, weights, None if weights else _shipped_variant(model, split.name))
+    loaded = resolve(model, weights, None if weights else _shipped_variant(model, (ds.name, split.name)))
     names = sorted(reg.explainers) if explainer == "all" else [n.strip() for n in explainer.split(",") if n.strip()]
     chosen, skipped = explainer_jobs(names, loaded, reg, explainer_options(extra, layer, None), reference, seed)
     metrics = [reg.get("metrics", n.strip()) for n in metric_names.split(",")] if metric_names else list(reg.metrics.values())
@@ -446,10 +446,10 @@ def assess(model, weights, explainer, data, dataset, split_name, part, limit, me
         click.echo(f"wrote {path}")
 
 
-def _shipped_variant(model: str, split: str) -> str | None:
-    """The shipped weights trained on ``split`` when the model has them, else its default."""
-    plugin = _registry().get("models", model)
-    return split if split in plugin.weights() else None
+def _shipped_variant(model: str, names: tuple[str, ...]) -> str | None:
+    """The first of ``names`` (the dataset's, the split's) the model ships weights for, else its default."""
+    shipped = _registry().get("models", model).weights()
+    return next((name for name in names if name in shipped), None)
 
 
 @cli.command()

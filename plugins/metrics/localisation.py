@@ -8,12 +8,13 @@ Computed with Quantus (Hedström et al. 2023, JMLR) where its definitions fit:
 - ``rank``: relevance rank accuracy, the share of the ``K`` most relevant cells inside the mask of
   ``K`` cells (Arras et al. 2022; ``quantus.RelevanceRankAccuracy``);
 - ``pointing``: the pointing game, 1 when the most relevant cell is inside the mask (Zhang et al.
-  2018, "Top-down Neural Attention by Excitation Backprop", IJCV; ``quantus.PointingGame``). Quantus
-  counts a hit when any of several equal maxima is inside, so a constant map would always hit; here
-  a constant map scores 0;
+  2018, "Top-down Neural Attention by Excitation Backprop", IJCV; ``quantus.PointingGame``; of
+  several equal maxima, a hit when any is inside);
 - ``distractor_mass``: ours, the share of relevance on the distractor events, which do not decide
   the class (lower is better).
-All higher is better except ``distractor_mass``. Quantus is imported when this metric first runs.
+All higher is better except ``distractor_mass``. A constant map (Quantus refuses one: it has no
+ranking) scores what a uniform map is expected to: mass and rank the mask's share of the window, and
+no hit. Quantus is imported when this metric first runs.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from specinterp.interfaces import Metric, SpecinterpError
 
 def quantus_scores(relevance: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     """Mass accuracy, rank accuracy and pointing game of one map against one true mask (Quantus)."""
+    if np.ptp(relevance) == 0:  # no ranking (Quantus refuses it): scored as a uniform map's expectation
+        share = float(truth.mean())
+        return {"mass": share, "rank": share, "pointing": 0.0}
     try:
         import quantus
     except ImportError:
@@ -39,8 +43,6 @@ def quantus_scores(relevance: np.ndarray, truth: np.ndarray) -> dict[str, float]
                         ("pointing", quantus.PointingGame)):
         scores[key] = float(metric(disable_warnings=True)(model=None, x_batch=x_batch, y_batch=y_batch,
                                                           a_batch=a_batch, s_batch=s_batch)[0])
-    if np.ptp(relevance) == 0:
-        scores["pointing"] = 0.0
     return scores
 
 
