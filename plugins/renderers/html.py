@@ -1,7 +1,8 @@
 """HTML renderer: ``<stem>.<explainer>.html``, one self-contained report per song and explainer
 (``stem``: the option, else the input's).
 
-The page shows the PNG figure (inlined), players for the original, each map's explanation and its
+The page shows, under its headline, each explainer's sanity verdict on the model (a failed check as a
+warning box, a pass or "not assessed" as a short note), then the PNG figure (inlined), players for the original, each map's explanation and its
 complement, the top genres (or tags), the genre timeline (or the taggram: top tags x windows, shaded by
 probability), the explainer's summary, and the command and model
 that made it. It writes the explanation and complement WAVs beside itself (``<stem>.<label>.wav`` and
@@ -44,6 +45,10 @@ CSS = """
 .specinterp table.taggram td, .specinterp table.taggram th.time { width: 1.6em; min-width: 1.6em; padding: 0; border: 1px solid #fff; }
 .specinterp table.taggram th.time { font-weight: normal; font-size: .75em; white-space: nowrap; overflow: visible; }
 .specinterp table.taggram th.tag { width: 10em; }
+.specinterp .verdict { margin: .5em 0; padding: .3em .6em; border-radius: 4px; }
+.specinterp .verdict.failed { background: #fde7e9; border: 2px solid #b00020; color: #7a0016; padding: .6em .8em; }
+.specinterp .verdict.passed { color: #1b5e20; }
+.specinterp .verdict.unassessed { color: #666; }
 .specinterp pre { background: #f5f5f5; padding: .6em; white-space: pre-wrap; word-break: break-all; }
 """
 
@@ -120,6 +125,20 @@ def _headline(explanation: Explanation) -> str:
             f"{png.clock(seconds(explanation))} long.</p>")
 
 
+def _verdicts(explanation: Explanation) -> str:
+    """Each explainer's sanity verdict: a warning box when failed, a one-line note otherwise."""
+    parts = []
+    for v in png.verdicts(explanation):
+        sentence = png.verdict_sentence(v)
+        if v.failed:
+            head, _, rest = sentence.partition(": ")
+            parts.append(f'<div class="verdict failed" role="alert"><b>&#9888; {escape(head)}:</b> {escape(rest)}</div>')
+        else:
+            kind = "passed" if v.status == "passed" else "unassessed"
+            parts.append(f'<p class="verdict {kind}">{escape(sentence)}</p>')
+    return "".join(parts)
+
+
 def _summary(explanation: Explanation) -> str:
     return f"<h2>In words</h2><p>{escape(explanation.summary)}</p>" if explanation.summary else ""
 
@@ -175,7 +194,7 @@ def _provenance(explanation: Explanation) -> str:
 
 def fragment(explanation: Explanation, tracks: list[Track], note: str = "") -> str:
     """The report as an HTML fragment (its CSS scoped to ``.specinterp``)."""
-    parts = [_headline(explanation), _summary(explanation), _figure(explanation), _players(tracks, note),
+    parts = [_headline(explanation), _verdicts(explanation), _summary(explanation), _figure(explanation), _players(tracks, note),
              _top(explanation), _timeline(explanation), _provenance(explanation)]
     return f'<div class="specinterp"><style>{CSS}</style>{"".join(parts)}</div>'
 

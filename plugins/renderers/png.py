@@ -10,6 +10,7 @@ overlay's colour saturates at its 99.5th percentile (so sparse attributions are 
 from __future__ import annotations
 
 import io
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,7 @@ from specinterp import hookimpl
 from specinterp.frontend import mel_band_hz
 from specinterp.interfaces import Explanation, Renderer
 from specinterp.outputs import atomic_write
+from specinterp.verdicts import Verdict, verdict
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -33,6 +35,12 @@ MAX_LABELS = 20  # genre names written on the timeline strip, at most
 DPI = 110
 DISPLAY_PERCENTILE = 99.5  # the colour scale saturates here (the maps stay 0-1 in the files)
 MIN_DISPLAY_TOP = 0.05
+CAPTION_COLOURS = {"failed": "#b00020", "passed": "#1b5e20", "not assessed": "#555555"}
+CAPTION_PREFIX = {"failed": "WARNING, sanity check failed: ", "passed": "", "not assessed": "Sanity checks not assessed: "}
+CAPTION_CHARS_PER_INCH = 11  # wrapping width of the 10 pt caption
+CAPTION_LINE_INCHES = 0.2
+CAPTION_GAP_INCHES = 0.12  # between two explainers' captions, and above the first
+TITLE_INCHES = 0.3  # the title's band at the top, above the captions
 
 
 def clock(seconds: float) -> str:
@@ -73,6 +81,39 @@ def title(explanation: Explanation) -> str:
             f"{predicted} {p.label} p={p.probabilities[p.index]:.2f}")
 
 
+def verdicts(explanation: Explanation) -> list[Verdict]:
+    """The sanity verdict of each explainer in the explanation (``"cam+gradcam"``: two) on its model."""
+    return [verdict(explanation.model, name) for name in explanation.explainer.split("+")]
+
+
+def verdict_sentence(v: Verdict) -> str:
+    """The verdict as one sentence naming the explainer, e.g. "WARNING, sanity check failed: gradcam failed ..."."""
+    text = v.text if v.text.startswith(v.explainer) else f"{v.explainer} {v.text}"
+    return CAPTION_PREFIX.get(v.status, "") + text
+
+
+def _caption_lines(explanation: Explanation, width_inches: float) -> list[tuple[Verdict, str]]:
+    """Each explainer's verdict sentence wrapped to the figure's width."""
+    chars = int(width_inches * CAPTION_CHARS_PER_INCH)
+    return [(v, "\n".join(textwrap.wrap(verdict_sentence(v), chars))) for v in verdicts(explanation)]
+
+
+def _caption_height(captions: list[tuple[Verdict, str]]) -> float:
+    """Inches the captions take under the title."""
+    return sum(CAPTION_GAP_INCHES + CAPTION_LINE_INCHES * (text.count("\n") + 1) for _, text in captions) + CAPTION_GAP_INCHES
+
+
+def _draw_captions(fig: "Figure", captions: list[tuple[Verdict, str]]) -> None:
+    """The captions from under the title down, a failed verdict bold in a red box."""
+    width, height = fig.get_size_inches()
+    top = height - TITLE_INCHES - CAPTION_GAP_INCHES
+    for v, text in captions:
+        box = dict(boxstyle="round,pad=0.35", facecolor="#fde7e9", edgecolor=CAPTION_COLOURS["failed"]) if v.failed else None
+        fig.text(0.15 / width, top / height, text, ha="left", va="top", fontsize=10, color=CAPTION_COLOURS.get(v.status, "#555555"),
+                 fontweight="bold" if v.failed else "normal", bbox=box)
+        top -= CAPTION_GAP_INCHES + CAPTION_LINE_INCHES * (text.count("\n") + 1)
+
+
 def draw(explanation: Explanation) -> "Figure":
     """The whole figure: a panel per map and the genre timeline (or taggram) strip at the bottom."""
     import matplotlib
@@ -85,15 +126,20 @@ def draw(explanation: Explanation) -> "Figure":
     rows = int(np.ceil(len(names) / cols))
     tagging = explanation.prediction.multilabel
     strip_height = 3.2 if tagging else 1.1
-    fig = plt.figure(figsize=(12 * cols, 4.2 * rows + 0.3 + strip_height), constrained_layout=True)
+    captions = _caption_lines(explanation, 12 * cols - 0.3)
+    caption = _caption_height(captions)
+    height = 4.2 * rows + strip_height + TITLE_INCHES + caption
+    fig = plt.figure(figsize=(12 * cols, height), constrained_layout=True)
+    fig.get_layout_engine().set(rect=(0.0, 0.0, 1.0, 1.0 - (TITLE_INCHES + caption) / height))  # title, captions
     grid = fig.add_gridspec(rows + 1, cols, height_ratios=[6] * rows + [strip_height])
     strip = fig.add_subplot(grid[rows, :])
     for i, name in enumerate(names):
         ax = fig.add_subplot(grid[i // cols, i % cols], sharex=strip)
         _draw_panel(fig, ax, explanation, name, titled=len(names) > 1)
-    fig.suptitle(title(explanation), fontsize=11)
+    fig.suptitle(title(explanation), fontsize=11, y=1.0 - 0.06 / height, in_layout=False)
     (_draw_taggram if tagging else _draw_timeline)(strip, explanation)
     _format_time(strip, duration(explanation))
+    _draw_captions(fig, captions)
     return fig
 
 
