@@ -4,11 +4,12 @@
 
 Each clip's log-mel (the package's default front end, cached) is pooled to about 93 ms frames and cut to
 the bands below 7 kHz, so copies taken from a 16 kHz source still match their 22 kHz twins. Every band
-is standardized over the clip's time, every frame scaled to unit length; the score of a pair at one
-offset is the mean cosine similarity of the overlapping frames, and a pair's score is its best offset
-with at least ``--min-overlap`` seconds in common. Excerpts of one recording that share that much time
-score near 1; unrelated clips stay near 0. Excerpts of one recording that do not overlap in time are
-not found this way.
+is standardized over the clip's time; every frame loses its mean over bands (loudness alone would match
+any two fades or quiet intros) and is scaled to unit length. The score of a pair at one offset is the
+mean cosine similarity of the overlapping frames, and a pair's score is its best offset with at least
+``--min-overlap`` seconds in common. On the local GTZAN copy the same excerpt twice scores 0.84-1.00,
+overlapping excerpts of one recording 0.4-0.55 and unrelated clips below 0.33. Excerpts of one
+recording that do not overlap in time are not found this way.
 
 Prints the pairs at or above ``--threshold`` (score, offset) and, beside them, how each group of
 ``plugins/datasets/splits/repetitions.txt`` (or ``--known``) scores in this copy.
