@@ -405,6 +405,9 @@ def assess(model, weights, explainer, data, dataset, split_name, part, limit, me
     if not clips:
         raise SpecinterpError(f"split {split.name} has no clips in its {part} part")
     loaded = resolve(model, weights, None if weights else _shipped_variant(model, (ds.name, split.name)))
+    import torch
+
+    loaded.module.to(memory_format=torch.channels_last)  # weights only: about twice as fast on CPU convolutions
     names = sorted(reg.explainers) if explainer == "all" else [n.strip() for n in explainer.split(",") if n.strip()]
     chosen, skipped = explainer_jobs(names, loaded, reg, explainer_options(extra, layer, None), reference, seed)
     metrics = [reg.get("metrics", n.strip()) for n in metric_names.split(",")] if metric_names else list(reg.metrics.values())
@@ -424,8 +427,6 @@ def assess(model, weights, explainer, data, dataset, split_name, part, limit, me
         rows = run(job, bar.update)
     seconds = perf_counter() - started
     summary = assessment_report.summarize(rows, seed)
-    import torch
-
     depth_names = [name for name, _ in layers_top_down(loaded.module, torch.zeros(
         1, 1, loaded.frontend.n_mels, loaded.frontend.window_frames))]
     from specinterp.assessment import cascade_points
@@ -455,8 +456,19 @@ def _shipped_variant(model: str, names: tuple[str, ...]) -> str | None:
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins(as_json: bool) -> None:
-    """List every plugin: name, distribution, version, what it provides, and any error."""
-    infos = [info.as_dict() for info in sorted(_registry().plugins.values(), key=lambda i: i.name)]
+    """List every plugin: name, distribution, version, what it provides, and any error; per explainer,
+    its description and its sanity verdict on each model with recorded verdicts (else "not assessed")."""
+    from specinterp.verdicts import recorded
+
+    reg, models = _registry(), recorded()["models"]
+    infos = []
+    for plugin in sorted(reg.plugins.values(), key=lambda i: i.name):
+        info, names = plugin.as_dict(), plugin.provides.get("explainers", [])
+        if names:
+            info["descriptions"] = {name: getattr(reg.explainers.get(name), "description", "") for name in names}
+            info["verdicts"] = {name: {model: recorded_model["explainers"][name] for model, recorded_model in models.items()
+                                       if name in recorded_model.get("explainers", {})} for name in names}
+        infos.append(info)
     if as_json:
         click.echo(json.dumps(infos, indent=2))
         return
@@ -465,3 +477,7 @@ def plugins(as_json: bool) -> None:
         click.echo(f"{info['name']}  ({info['distribution']} {info['version']})  {provides}")
         if info["error"]:
             click.echo(f"  ERROR {info['error']}")
+        for name, by_model in info.get("verdicts", {}).items():
+            checks = ", ".join(f"{model} {v['status']}" + (f" ({', '.join(v['failed'])})" if v.get("failed") else "")
+                               for model, v in by_model.items()) or "not assessed"
+            click.echo(f"  {name}: {info['descriptions'][name] or '(no description)'} | {checks}")
