@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -317,10 +318,11 @@ def run(job: Job, progress: Callable[[int], None] = lambda n: None) -> list[dict
                 continue
             for explainer, options, make in makers:
                 row = {"key": job.key(explainer, options, clip), "explainer": explainer.name, "clip": clip.id}
+                started = time.perf_counter()
                 try:
                     case = make()
                     row.update(target=case.model.classes[case.target], probability=case.probability,
-                               values=measure(job, case, clip))
+                               values=measure(job, case, clip), seconds=round(time.perf_counter() - started, 3))
                 except (SpecinterpError, ValueError, RuntimeError) as exc:  # this explainer on this clip only
                     rows.append({"explainer": explainer.name, "clip": clip.id, "error": f"{clip.path}: {exc}"})
                     progress(1)

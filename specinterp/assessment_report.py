@@ -30,16 +30,20 @@ def bootstrap_interval(values: np.ndarray, seed: int, resamples: int = BOOTSTRAP
 
 
 def summarize(rows: list[dict[str, Any]], seed: int) -> dict[str, dict[str, Any]]:
-    """Per explainer: ``values`` (name -> mean, low, high, n), ``curves`` (name -> mean curve), ``errors``."""
+    """Per explainer: ``values`` (name -> mean, low, high, n), ``curves`` (name -> mean curve), ``errors``
+    and ``seconds`` (mean time per clip, all metrics included)."""
     summary: dict[str, dict[str, Any]] = {}
     for row in rows:
-        entry = summary.setdefault(row["explainer"], {"values": {}, "curves": {}, "errors": [], "_raw": {}})
+        entry = summary.setdefault(row["explainer"], {"values": {}, "curves": {}, "errors": [], "_raw": {}, "_time": []})
         if "error" in row:
             entry["errors"].append(row["error"])
             continue
+        entry["_time"].append(row.get("seconds", 0.0))
         for name, value in row["values"].items():
             entry["_raw"].setdefault(name, []).append(value)
     for entry in summary.values():
+        times = entry.pop("_time")
+        entry["seconds"] = round(float(np.mean(times)), 3) if times else None
         for name, samples in entry.pop("_raw").items():
             if isinstance(samples[0], list):
                 entry["curves"][name] = np.mean(np.array(samples, dtype=float), axis=0).tolist()
