@@ -31,7 +31,7 @@ from specinterp.explaining import class_probabilities
 from specinterp.interfaces import Clip, Dataset, Explainer, Metric, SpecinterpError
 from specinterp.weights import LoadedModel
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 REFERENCE = "random-map"  # the reference row: a seeded random map, what chance scores
 
 
@@ -154,7 +154,7 @@ def randomization_cascade(module: nn.Module, window: torch.Tensor, seed: int,
     copies = []
     with torch.random.fork_rng(devices=[]):
         for depth, name in enumerate(path, start=1):
-            torch.manual_seed(seed * 1000 + depth)
+            torch.manual_seed(seed * 1000 + depth)  # seed: the clip's (clip_seed)
             layer = current.get_submodule(name)
             if not hasattr(layer, "reset_parameters"):
                 raise SpecinterpError(f"layer {name} ({type(layer).__name__}) cannot be re-initialized")
@@ -249,6 +249,12 @@ def read_cache(path: Path | None) -> dict[str, dict[str, Any]]:
     return found
 
 
+def clip_seed(seed: int, clip: Clip) -> int:
+    """A seed of its own for each clip: random maps and re-drawn layers differ between clips, so their
+    mean is over random draws, not one draw's luck."""
+    return zlib.crc32(f"{seed}:{clip.id}".encode()) % 1_000_003
+
+
 def cases(job: Job, clip: Clip, explainers: list[tuple[Explainer, dict[str, Any]]]
           ) -> Iterator[tuple[Explainer, dict[str, Any], Callable[[], Case]]]:
     """For each of ``explainers``, a maker of its :class:`Case` on ``clip``'s centre window (shared audio)."""
@@ -266,12 +272,12 @@ def cases(job: Job, clip: Clip, explainers: list[tuple[Explainer, dict[str, Any]
 
     def cascade() -> list[tuple[str, nn.Module]]:
         if not cascade_cache:
-            cascade_cache.append(randomization_cascade(job.model.module, window, job.seed, job.depths))
+            cascade_cache.append(randomization_cascade(job.model.module, window, clip_seed(job.seed, clip), job.depths))
         return cascade_cache[0]
 
     for explainer, options in explainers:
         if isinstance(explainer, RandomReference):  # its own noise per clip, whatever ran before
-            explainer = RandomReference(zlib.crc32(f"{job.seed}:{clip.id}".encode()))
+            explainer = RandomReference(clip_seed(job.seed, clip))
 
         def make(explainer: Explainer = explainer, options: dict[str, Any] = options) -> Case:
             target = int(order[0])

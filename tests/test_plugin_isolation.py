@@ -231,7 +231,7 @@ def test_a_malformed_override_is_one_line(everything):
     assert result.returncode == 1
     assert said(result) == [
         "Error: SPECINTERP_PLUGIN_OVERRIDE: 'explainer:cam' is not <kind>:<name>=<distribution> "
-        "(kind: model, explainer, dataset, renderer)"]
+        "(kind: model, explainer, dataset, renderer, metric)"]
 
 
 def test_a_real_ctrl_c_while_plugins_load_stops_the_program(site, tmp_path):
@@ -308,7 +308,7 @@ def test_register_mistakes_are_named(tmp_path, monkeypatch):
         reg = plugins.registry()
         assert reg.plugins["iso-typo"].error == (
             "ValueError: unknown hook register_explainer (specinterp's hooks: register_models, "
-            "register_explainers, register_datasets, register_renderers)")
+            "register_explainers, register_datasets, register_renderers, register_metrics)")
         assert reg.plugins["iso-twice"].error == "ValueError: explainer 'twice' is registered twice by this plugin"
         assert reg.plugins["iso-nameless"].error == (
             "TypeError: register_explainers: each explainer needs a non-empty name, got ''")
