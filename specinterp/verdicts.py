@@ -41,27 +41,38 @@ def verdicts_path() -> Path:
 
 @functools.lru_cache(maxsize=1)
 def recorded() -> dict[str, Any]:
-    """The recorded verdicts: ``{"models": {model: {"explainers": {explainer: {...}}, ...}}}``."""
+    """The recorded verdicts: ``{"models": {weights stem: {"model": name, "explainers": {explainer: {...}}, ...}}}``."""
     path = verdicts_path()
     return json.loads(path.read_text()) if path.exists() else {"models": {}}
 
 
-def verdict(model: str, explainer: str) -> Verdict:
-    """The recorded verdict of ``explainer`` on ``model`` (a plugin name), else "not assessed"."""
-    entry = recorded()["models"].get(model, {}).get("explainers", {}).get(explainer)
+def verdict(model: str, explainer: str, weights: str | Path | None = None) -> Verdict:
+    """The recorded verdict of ``explainer`` on ``model`` (a plugin name), else "not assessed".
+
+    With ``weights`` (the file explained with), only a verdict measured on those weights counts;
+    without, the first recorded for the model (its shipped default, as recorded first).
+    """
+    entries = recorded()["models"]
+    stem = Path(weights).stem if weights else None
+    candidates = [entry for key, entry in entries.items()
+                  if entry.get("model", key) == model and (stem is None or key == stem)]
+    entry = candidates[0]["explainers"].get(explainer) if candidates else None
     if entry is None:
-        return Verdict(explainer, model, "not assessed", f"{explainer} has not been assessed on {model}")
+        which = f" with these weights ({stem})" if stem and any(e.get("model") == model for e in entries.values()) else ""
+        return Verdict(explainer, model, "not assessed", f"{explainer} has not been assessed on {model}{which}")
     return Verdict(explainer, model, entry["status"], entry["text"])
 
 
 def record(assessment: dict[str, Any], provenance: dict[str, str]) -> dict[str, Any]:
-    """The verdicts file's content with one ``assessment.json``'s verdicts recorded for its model.
+    """The verdicts file's content with one ``assessment.json``'s verdicts recorded for its weights.
 
-    ``provenance`` (date, commit, machine) is stored beside the command and clip count.
+    Keyed by the weights file's stem (``camcnn-random``); ``provenance`` (date, commit, machine) is
+    stored beside the command and clip counts.
     """
     document = json.loads(verdicts_path().read_text()) if verdicts_path().exists() else {"models": {}}
-    document["models"][assessment["model"]] = {
-        "weights": Path(assessment["weights"]).name, "command": assessment["command"], "split": assessment["split"],
+    key = Path(assessment["weights"]).stem or assessment["model"]
+    document["models"][key] = {
+        "model": assessment["model"], "command": assessment["command"], "split": assessment["split"],
         "clips": assessment["clips"], "sanity_clips": assessment["sanity_clips"], **provenance,
         "explainers": {name: v for name, v in assessment["verdicts"].items() if not name.startswith("random")},
     }

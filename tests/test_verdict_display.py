@@ -28,7 +28,7 @@ PASSED = {"randomization.top": {"mean": 0.12}, "class-sensitivity.similarity": {
 
 def assessment(model: str, values: dict[str, dict]) -> dict:
     """An ``assessment.json`` as `specinterp assess` writes it, reduced to what is recorded."""
-    return {"model": model, "weights": f"/w/{model}.pt", "command": f"specinterp assess --model {model}",
+    return {"model": model, "weights": f"/w/{model}-random.safetensors", "command": f"specinterp assess --model {model}",
             "split": "fault-filtered", "clips": 10, "sanity_clips": 10,
             "verdicts": {name: assessment_report.verdict(v, model) for name, v in values.items()}}
 
@@ -73,7 +73,7 @@ def red_pixels(data: bytes) -> int:
 
 
 def test_recorded_verdicts_are_read(recorded, both):
-    assert "random-baseline" not in recorded["models"]["camcnn"]["explainers"]
+    assert "random-baseline" not in recorded["models"]["camcnn-random"]["explainers"]
     assert [v.status for v in png.verdicts(both)] == ["passed", "failed"]
     assert verdicts.verdict("basecnn", "gradcam").status == "passed"
 
@@ -94,7 +94,8 @@ def test_passed_verdict_is_a_note_without_warning(recorded, both, tmp_path):
     page = (tmp_path / "song.cam.html").read_text()
     assert "cam passed the sanity checks on camcnn" in page
     assert "verdict failed" not in page and "WARNING" not in page and "failed the sanity check" not in page
-    gradcam_on_basecnn = html.notebook_html(only(both, "gradcam", model="basecnn"))  # the verdict is per model
+    on_basecnn = dataclasses.replace(only(both, "gradcam", model="basecnn"), weights="/w/basecnn-random.safetensors")
+    gradcam_on_basecnn = html.notebook_html(on_basecnn)  # the verdict is per model and weights
     assert "gradcam passed the sanity checks on basecnn" in gradcam_on_basecnn and "verdict failed" not in gradcam_on_basecnn
 
 
@@ -131,11 +132,18 @@ def test_png_renders_for_every_verdict_and_only_the_failure_is_red(recorded, bot
 def test_plugins_lists_descriptions_and_verdicts(recorded):
     text = CliRunner().invoke(cli, ["plugins"]).output
     lines = {line.split(":")[0].strip(): line for line in text.splitlines() if line.startswith("  ")}
-    assert lines["gradcam"].endswith("| camcnn failed (randomization, class), basecnn passed")
+    assert lines["gradcam"].endswith("| camcnn-random failed (randomization, class), basecnn-random passed")
     assert "Grad-CAM" in lines["gradcam"]
-    assert lines["cam"].endswith("| camcnn passed") and lines["occlusion"].endswith("| not assessed")
+    assert lines["cam"].endswith("| camcnn-random passed") and lines["occlusion"].endswith("| not assessed")
     listed = {p["name"]: p for p in json.loads(CliRunner().invoke(cli, ["plugins", "--json"]).output)}
     gradcam = listed["gradcam"]["verdicts"]["gradcam"]
     assert gradcam["camcnn"]["status"] == "failed" and gradcam["basecnn"]["status"] == "passed"
     assert listed["occlusion"]["verdicts"] == {"occlusion": {}}
     assert "verdicts" not in listed["png"]  # plugins without explainers keep their fields
+
+
+def test_a_verdict_holds_only_for_the_weights_it_was_measured_on(recorded, both):
+    other = dataclasses.replace(only(both, "gradcam"), weights="/mine/camcnn-finetuned.safetensors")
+    assert verdicts.verdict("camcnn", "gradcam", other.weights).status == "not assessed"
+    assert "has not been assessed on camcnn with these weights (camcnn-finetuned)" in html.notebook_html(other)
+    assert verdicts.verdict("camcnn", "gradcam").status == "failed"  # no weights named: the model's recorded ones

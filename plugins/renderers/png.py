@@ -83,7 +83,7 @@ def title(explanation: Explanation) -> str:
 
 def verdicts(explanation: Explanation) -> list[Verdict]:
     """The sanity verdict of each explainer in the explanation (``"cam+gradcam"``: two) on its model."""
-    return [verdict(explanation.model, name) for name in explanation.explainer.split("+")]
+    return [verdict(explanation.model, name, explanation.weights or None) for name in explanation.explainer.split("+")]
 
 
 def verdict_sentence(v: Verdict) -> str:
