@@ -137,7 +137,7 @@ def test_plugins_lists_descriptions_and_verdicts(recorded):
     assert lines["cam"].endswith("| camcnn-random passed") and lines["occlusion"].endswith("| not assessed")
     listed = {p["name"]: p for p in json.loads(CliRunner().invoke(cli, ["plugins", "--json"]).output)}
     gradcam = listed["gradcam"]["verdicts"]["gradcam"]
-    assert gradcam["camcnn"]["status"] == "failed" and gradcam["basecnn"]["status"] == "passed"
+    assert gradcam["camcnn-random"]["status"] == "failed" and gradcam["basecnn-random"]["status"] == "passed"
     assert listed["occlusion"]["verdicts"] == {"occlusion": {}}
     assert "verdicts" not in listed["png"]  # plugins without explainers keep their fields
 
