@@ -147,3 +147,12 @@ def test_a_verdict_holds_only_for_the_weights_it_was_measured_on(recorded, both)
     assert verdicts.verdict("camcnn", "gradcam", other.weights).status == "not assessed"
     assert "has not been assessed on camcnn with these weights (camcnn-finetuned)" in html.notebook_html(other)
     assert verdicts.verdict("camcnn", "gradcam").status == "failed"  # no weights named: the model's recorded ones
+
+
+def test_shipped_verdicts_warn_for_guided_backprop_and_not_for_gradcam(both):
+    """The package's own verdicts (measured by benchmarks/assess_all.sh, docs/quality.md) reach the report."""
+    verdicts.recorded.cache_clear()
+    failed = html.notebook_html(dataclasses.replace(only(both, "gradcam", explainer="guided-backprop")))
+    passed = html.notebook_html(only(both, "gradcam"))
+    assert 'class="verdict failed"' in failed and "guided-backprop failed the sanity check on camcnn" in failed
+    assert 'class="verdict failed"' not in passed and "gradcam passed the sanity checks on camcnn" in passed
