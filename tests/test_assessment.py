@@ -250,3 +250,21 @@ def test_assess_command_on_synthetic_writes_table_and_resumes(tmp_path):
     assert second.exit_code == 0, second.output
     assert (tmp_path / "out" / "cache.jsonl").read_text().splitlines() == lines  # everything came from the cache
     assert json.loads((tmp_path / "out" / "assessment.json").read_text())["summary"] == document["summary"]
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--data", "/no/such/folder"], "/no/such/folder: GTZAN folder not found"),
+    (["--data", "synthetic", "--metrics", "nope"], "unknown metric 'nope'"),
+    (["--data", "synthetic", "--part", "holdout"], "has no part 'holdout'"),
+    (["--data", "synthetic", "--explainer", "nope"], "unknown explainer 'nope'"),
+])
+def test_assess_bad_input_is_one_line(tmp_path, extra, message):
+    from specinterp.cli import cli
+    from specinterp_plugins.datasets.synthetic import SyntheticDataset
+
+    SyntheticDataset(tmp_path / "out" / "synthetic-data", per_class=3)
+    args = ["assess", "--explainer", "cam", "--out", str(tmp_path / "out"), *extra]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1
+    assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out" / "assessment.json").exists()
