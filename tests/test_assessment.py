@@ -268,3 +268,24 @@ def test_assess_bad_input_is_one_line(tmp_path, extra, message):
     assert result.exit_code == 1
     assert message in result.output and "Traceback" not in result.output
     assert not (tmp_path / "out" / "assessment.json").exists()
+
+
+def test_the_whole_pipeline_hears_the_window_that_was_explained(tmp_path):
+    """The excerpt's audio through WAV -> front end -> window gives the explained window's probability
+    (an all-ones mask is the identity), and the truth masks are cut to the same window."""
+    from specinterp import api
+    from specinterp.assessment import Job, cases
+    from specinterp.plugins import registry
+    from specinterp_plugins.datasets.synthetic import SyntheticDataset
+    from specinterp_plugins.metrics.listening import heard_probability
+
+    dataset = SyntheticDataset(tmp_path / "synthetic", per_class=2)
+    model = api.load_model("camcnn", variant="synthetic")
+    cam = registry().get("explainers", "cam")
+    job = Job(model, [(cam, {})], dataset.clips()[:1], dataset, [], 0, None)
+    [(_, _, make)] = list(cases(job, dataset.clips()[0], job.explainers))
+    case = make()
+    assert case.window.shape == (1, 1, 128, 128) and case.truth.shape == (128, 128) and case.truth.any()
+    assert heard_probability(case, np.ones((128, 128))) == pytest.approx(case.probability, abs=0.02)
+    assert case.probability > 0.9  # the synthetic model is sure of its class
+    assert heard_probability(case, np.zeros((128, 128))) < 0.5  # silence does not sound like the class
