@@ -31,7 +31,7 @@ from specinterp.explaining import class_probabilities
 from specinterp.interfaces import Clip, Dataset, Explainer, Metric, SpecinterpError
 from specinterp.weights import LoadedModel
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 REFERENCE = "random-map"  # the reference row: a seeded random map, what chance scores
 
 
@@ -62,6 +62,14 @@ def centre_excerpt(samples: np.ndarray, config: frontend_module.FrontendConfig) 
     if len(piece) < length:
         piece = np.pad(piece, (0, length - len(piece)))
     return piece, first
+
+
+def spread(total: int, count: int | None) -> list[int]:
+    """``count`` indices of ``range(total)`` spread evenly from the first to the last (all when
+    ``count`` is ``None`` or not smaller)."""
+    if count is None or count >= total:
+        return list(range(total))
+    return sorted({int(round(i)) for i in np.linspace(0, total - 1, count)})
 
 
 # ---------------------------------------------------------------- maps
@@ -230,9 +238,10 @@ class Job:
         return hashlib.sha256(text.encode()).hexdigest()[:20]
 
     def measures(self, metric: Metric, clip: Clip) -> bool:
-        """Whether ``metric`` runs on ``clip`` (a limited metric runs on the first clips only)."""
+        """Whether ``metric`` runs on ``clip``: a limited metric runs on that many clips spread evenly
+        over the list (:func:`spread`), so a part sorted by class does not hand it one class."""
         limit = self.clip_limits.get(metric.name)
-        return limit is None or self.clips.index(clip) < limit
+        return limit is None or self.clips.index(clip) in spread(len(self.clips), limit)
 
 
 def read_cache(path: Path | None) -> dict[str, dict[str, Any]]:

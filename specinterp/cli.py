@@ -370,10 +370,10 @@ def split(dataset, data, split_name, seed, out) -> None:
 @click.option("--dataset", help="Dataset plugin (default: gtzan; synthetic for --data synthetic).")
 @click.option("--split", "split_name", help="Split (default: the dataset's first, e.g. random).")
 @click.option("--part", default="test", show_default=True, help="Which part of the split to assess on.")
-@click.option("--limit", type=click.IntRange(1), help="At most this many clips (the part's first).")
+@click.option("--limit", type=click.IntRange(1), help="At most this many clips, spread evenly over the part.")
 @click.option("--metrics", "metric_names", help="Metric name(s), comma-separated (default: every registered one).")
 @click.option("--sanity-clips", default=10, show_default=True, type=click.IntRange(0),
-              help="Randomization and class checks on the first N clips only (0: every clip).")
+              help="Randomization and class checks on N of the clips, spread evenly (0: every clip).")
 @click.option("--depths", default=3, show_default=True, type=click.IntRange(0),
               help="Points of the randomization cascade, output layer to all (0: every weight layer).")
 @click.option("--layer", help="Layer for explainers that take one.")
@@ -392,7 +392,7 @@ def assess(model, weights, explainer, data, dataset, split_name, part, limit, me
     resume from OUT/cache.jsonl.
     """
     from specinterp import assessment_report
-    from specinterp.assessment import Job, explainer_jobs, layers_top_down, run
+    from specinterp.assessment import Job, explainer_jobs, layers_top_down, run, spread
     from specinterp.weights import resolve
 
     reg = _registry()
@@ -401,7 +401,7 @@ def assess(model, weights, explainer, data, dataset, split_name, part, limit, me
     split = ds.split(split_name or ds.split_names()[0], seed)
     if part not in split.parts:
         raise SpecinterpError(f"split {split.name} has no part '{part}' (parts: {', '.join(split.parts)})")
-    clips = split.parts[part][:limit]
+    clips = [split.parts[part][i] for i in spread(len(split.parts[part]), limit)]  # every class, not the first ones
     if not clips:
         raise SpecinterpError(f"split {split.name} has no clips in its {part} part")
     loaded = resolve(model, weights, None if weights else _shipped_variant(model, (ds.name, split.name)))

@@ -241,6 +241,8 @@ def test_assess_command_on_synthetic_writes_table_and_resumes(tmp_path):
     assert set(document["summary"]) == {"cam", "filtermaps", "random-map"}
     cam = document["summary"]["cam"]["values"]
     assert cam["localisation.mass"]["n"] == 2 and cam["randomization.top"]["n"] == 1
+    sanity = [r["clip"] for r in document["rows"] if r["explainer"] == "cam" and "randomization.top" in r["values"]]
+    assert sanity == [document["rows"][0]["clip"]]  # one sanity clip: the first of the two
     assert document["verdicts"]["filtermaps"]["status"] == "failed"  # conv1 activations ignore the class
     assert (tmp_path / "out" / "curves.png").stat().st_size > 10_000
     assert "explainer,value,mean,low,high,clips" in (tmp_path / "out" / "assessment.csv").read_text()
@@ -289,3 +291,10 @@ def test_the_whole_pipeline_hears_the_window_that_was_explained(tmp_path):
     assert heard_probability(case, np.ones((128, 128))) == pytest.approx(case.probability, abs=0.02)
     assert case.probability > 0.9  # the synthetic model is sure of its class
     assert heard_probability(case, np.zeros((128, 128))) < 0.5  # silence does not sound like the class
+
+
+def test_spread_takes_clips_from_the_whole_list():
+    from specinterp.assessment import spread
+
+    assert spread(10, 4) == [0, 3, 6, 9] and spread(3, 5) == [0, 1, 2] and spread(7, None) == list(range(7))
+    assert len(spread(67, 50)) == 50 and spread(67, 50)[-1] == 66
