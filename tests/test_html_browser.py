@@ -1,7 +1,9 @@
-"""The HTML report in a real browser: headless Chromium shows the figure and loads every player.
+"""The HTML report in a real browser: headless Chromium shows the figure and loads every player,
+its embedded Ogg Vorbis or, with ``audio="link"``, the WAVs beside the page.
 
-The page itself has no script; the test's copy gets a small one that writes what the browser sees
-(image widths, audio readyState and duration) into ``<body data-check>``, read back with --dump-dom.
+The page itself has no script; the test's copy gets a small one that starts every player (muted, so
+the browser decodes the audio) and writes what the browser sees (image widths, audio readyState and
+duration) into ``<body data-check>``, read back with --dump-dom.
 """
 
 from __future__ import annotations
@@ -28,7 +30,11 @@ addEventListener("load", () => {
     images: [...document.images].map(i => i.naturalWidth),
     audio: players.map(a => [a.readyState, a.duration]) }); };
   report();
-  players.forEach(a => ["loadedmetadata", "error"].forEach(e => a.addEventListener(e, report)));
+  players.forEach(a => {
+    ["loadedmetadata", "canplaythrough", "error"].forEach(e => a.addEventListener(e, report));
+    a.muted = true;  // muted playback may start without a gesture; playing decodes the audio
+    a.play().catch(report);
+  });
 });
 </script>"""
 
@@ -47,14 +53,17 @@ def browser_view(page, profile) -> dict:
     return json.loads(markup.unescape(found.group(1)))
 
 
-def test_report_renders_and_its_players_load(tmp_path):
+@pytest.mark.parametrize("audio", ["embed", "link"])
+def test_report_renders_and_its_players_load(tmp_path, audio):
     song = tmp_path / "song.wav"
     sf.write(song, tone_mix(4.0, (220.0, 1760.0), seed=2), SR)
-    [*_, report] = HtmlRenderer().render(api.explain(song), tmp_path / "out")
-    checked = tmp_path / "checked.html"
-    checked.write_text(report.read_text().replace("</body>", f"{CHECK}</body>"))
+    [*_, report] = HtmlRenderer().render(api.explain(song), tmp_path / "out", audio=audio)
+    page = report.read_text()
+    assert ("data:audio/ogg;base64," in page) == (audio == "embed")
+    checked = report.with_name("checked.html")  # beside the WAVs a linked page plays
+    checked.write_text(page.replace("</body>", f"{CHECK}</body>"))
     seen = browser_view(checked, tmp_path / "profile")
     assert len(seen["images"]) == 1 and seen["images"][0] > 0
     assert len(seen["audio"]) == 3
     for ready, duration in seen["audio"]:
-        assert ready >= 1 and duration == pytest.approx(4.0, abs=0.05)
+        assert ready == 4 and duration == pytest.approx(4.0, abs=0.05)  # HAVE_ENOUGH_DATA: decoded through

@@ -149,16 +149,28 @@ def test_html_report_is_self_contained(explanation, tmp_path):
     assert "<script" not in page and "http://" not in page and "https://" not in page
     [image] = re.findall(r'<img [^>]*src="(data:image/png;base64,[^"]+)"', page)
     assert decode_data_uri(image).startswith(PNG_SIGNATURE)
-    audio = re.findall(r'<audio [^>]*src="(data:audio/wav;base64,[^"]+)"', page)
-    assert len(audio) == 3
-    for uri in audio:
-        assert abs(sf.info(io.BytesIO(decode_data_uri(uri))).duration - 7.0) < 1e-3
-    assert decode_data_uri(audio[2]) == paths[1].read_bytes()
+    audio = re.findall(r'<audio [^>]*src="(data:audio/ogg;base64,[^"]+)"', page)
+    assert len(audio) == 3 and "data:audio/wav" not in page
+    heard = [sf.read(io.BytesIO(decode_data_uri(uri)), dtype="float32") for uri in audio]
+    assert all(rate == SR and len(samples) == len(explanation.waveform) for samples, rate in heard)
+    complement, _ = sf.read(paths[1], dtype="float32")
+    assert np.corrcoef(heard[2][0], complement)[0, 1] > 0.95  # the complement, lossy
     for genre, p in explanation.prediction.top(3):
         assert f"<td>{genre}</td><td class=\"num\">{p:.3f}</td>" in page
     assert page.count("<tr><td class=\"num\">0:0") == len(explanation.prediction.window_starts)
     assert "It listened to &lt;the 1.7 kHz tone&gt; &amp; little else." in page
     assert "specinterp explain --explainer cam song.wav" in page and "camcnn-random.safetensors" in page
+
+
+def test_the_pages_figure_is_drawn_at_display_size(explanation):
+    grid = several_maps(explanation)  # two columns: 2640 pixels wide at full resolution
+    shown, full = Image.open(io.BytesIO(png.display_png(grid))), Image.open(io.BytesIO(grid.to_png()))
+    assert full.width == 2 * png.DISPLAY_WIDTH and shown.width == png.DISPLAY_WIDTH
+    assert shown.mode == "P" and len(shown.getcolors(1024)) <= png.DISPLAY_COLOURS
+    assert abs(shown.height / shown.width - full.height / full.width) < 0.01
+    page = html.fragment(grid, [])
+    [image] = re.findall(r'<img [^>]*src="(data:image/png;base64,[^"]+)"', page)
+    assert decode_data_uri(image) == png.display_png(grid)
 
 
 def test_html_escapes_every_text(explanation):
@@ -198,7 +210,7 @@ def test_png_and_html_views(explanation):
 def test_notebook_audio_is_bounded_for_long_songs(explanation, monkeypatch):
     monkeypatch.setattr(html, "NOTEBOOK_SECONDS", 6.0)  # 2 s per player, the song is 7 s
     fragment = explanation._repr_html_()
-    audio = re.findall(r'<audio [^>]*src="(data:audio/wav;base64,[^"]+)"', fragment)
+    audio = re.findall(r'<audio [^>]*src="(data:audio/ogg;base64,[^"]+)"', fragment)
     assert [round(sf.info(io.BytesIO(decode_data_uri(uri))).duration, 3) for uri in audio] == [2.0] * 3
     assert "first 0:02 of 0:07" in fragment
 

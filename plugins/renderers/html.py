@@ -1,31 +1,43 @@
-"""HTML renderer: ``<stem>.<explainer>.html``, one self-contained report per song and explainer
+"""HTML renderer: ``<stem>.<explainer>.html``, one report per song and explainer
 (``stem``: the option, else the input's).
 
 The page shows, under its headline, each explainer's sanity verdict on the model (a failed check as a
-warning box, a pass or "not assessed" as a short note), then the PNG figure (inlined), players for the original, each map's explanation and its
-complement, the top genres (or tags), the genre timeline (or the taggram: top tags x windows, shaded by
-probability), the explainer's summary, and the command and model
-that made it. It writes the explanation and complement WAVs beside itself (``<stem>.<label>.wav`` and
-``<stem>.<label>.complement.wav``; so ``wav`` next to ``html`` adds nothing). While all players
-together last at most ``INLINE_SECONDS`` the audio is inlined as data URIs; beyond that the players
-link the WAVs beside the page by relative path, the decoded original included
+warning box, a pass or "not assessed" as a short note), then the figure (drawn at display size in a
+256-colour palette, inlined), players for the original, each map's explanation and its complement,
+the top genres (or tags), the genre timeline (or the taggram: top tags x windows, shaded by
+probability), the explainer's summary, and the command and model that made it. It writes the
+explanation and complement WAVs beside itself (``<stem>.<label>.wav`` and
+``<stem>.<label>.complement.wav``; so ``wav`` next to ``html`` adds nothing).
+
+The ``audio`` option chooses what the players play. ``"embed"`` (the default): the page is one
+self-contained file, its audio inlined as Ogg Vorbis data URIs (about 1.2 MB per minute of song for
+one map's three players), unless all players together last over ``INLINE_SECONDS``; then, as with
+``"link"``, the players link the WAVs beside the page by relative path, the decoded original included
 (``<stem>.original.wav``), and the page says so. No scripts, no external resources.
 """
 
 from __future__ import annotations
 
 import base64
+import io
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
+from typing import Iterable
 from urllib.parse import quote
 
+import numpy as np
+import soundfile as sf
+
 from specinterp import hookimpl
-from specinterp.interfaces import Explanation, Renderer
+from specinterp.interfaces import Explanation, Renderer, SpecinterpError
 from specinterp.outputs import atomic_write
 from specinterp_plugins.renderers import png, wav
 
-INLINE_SECONDS = 1800.0  # all players together (3 x 10 minutes for one map); longer audio is linked
+INLINE_SECONDS = 3600.0  # all players together (3 x 20 minutes for one map, about 25 MB); longer audio is linked
+AUDIO_MODES = ("embed", "link")
+VORBIS_COMPRESSION = 0.8  # libsndfile's level, 0 (best) to 1 (smallest): about 38 kbit/s mono at 22.05 kHz
+VORBIS_BLOCK = 1 << 15  # samples per write: libvorbis overflows its stack on long single writes
 NOTEBOOK_SECONDS = 180.0  # all players together in a notebook (3 x 1 minute); longer songs play their start
 TOP = 3
 TOP_TAGS = 10  # tags listed, and rows of the taggram, for multi-label models
@@ -66,6 +78,22 @@ def data_uri(data: bytes, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
+def vorbis_bytes(pieces: Iterable[np.ndarray], sample_rate: int) -> bytes:
+    """Ogg Vorbis file contents of mono audio given as consecutive pieces."""
+    buffer = io.BytesIO()
+    with sf.SoundFile(buffer, "w", sample_rate, 1, format="OGG", subtype="VORBIS",
+                      compression_level=VORBIS_COMPRESSION) as out:
+        for piece in pieces:
+            for start in range(0, len(piece), VORBIS_BLOCK):
+                out.write(piece[start : start + VORBIS_BLOCK])
+    return buffer.getvalue()
+
+
+def vorbis_uri(pieces: Iterable[np.ndarray], sample_rate: int) -> str:
+    """An ``audio/ogg`` data URI of :func:`vorbis_bytes`."""
+    return data_uri(vorbis_bytes(pieces, sample_rate), "audio/ogg")
+
+
 def track_labels(explanation: Explanation) -> list[str]:
     """Player labels in page order: the original, then each map and its complement."""
     labels = ["original"]
@@ -84,14 +112,16 @@ def inlined(explanation: Explanation) -> bool:
     return seconds(explanation) * len(track_labels(explanation)) <= INLINE_SECONDS
 
 
-def page_tracks(explanation: Explanation, out_dir: Path, stem: str | None = None) -> tuple[list[Track], list[Path]]:
-    """Write the WAVs the page plays; return its players (inlined or linked) and the paths written."""
+def page_tracks(explanation: Explanation, out_dir: Path, stem: str | None = None,
+                audio: str = "embed") -> tuple[list[Track], list[Path]]:
+    """Write the WAVs the page plays; return its players (embedded or linked, see ``audio``) and the paths written."""
     written = wav.WavRenderer().render(explanation, out_dir, complement=True, stem=stem)
     labels = track_labels(explanation)
-    if inlined(explanation):
-        original = wav.wav_bytes(explanation.waveform, explanation.sample_rate)
-        sources = [original] + [path.read_bytes() for path in written]
-        return [Track(lbl, data_uri(data, "audio/wav")) for lbl, data in zip(labels, sources)], written
+    if audio == "embed" and inlined(explanation):
+        rate = explanation.sample_rate
+        uris = [vorbis_uri(wav.samples_in_pieces(explanation.waveform), rate)]
+        uris += [vorbis_uri(sf.blocks(path, VORBIS_BLOCK, dtype="float32"), rate) for path in written]
+        return [Track(lbl, uri) for lbl, uri in zip(labels, uris)], written
     original = wav.write_wav(Path(out_dir) / f"{stem or explanation.stem}.original.wav",
                              wav.samples_in_pieces(explanation.waveform), explanation)
     files = [original] + written
@@ -105,8 +135,17 @@ def excerpt_tracks(explanation: Explanation) -> tuple[list[Track], int]:
     audio = [explanation.waveform[:samples]]
     for name in explanation.maps:
         audio += [wav.listen(explanation, name, False, samples), wav.listen(explanation, name, True, samples)]
-    return [Track(lbl, data_uri(wav.wav_bytes(a, explanation.sample_rate), "audio/wav"))
-            for lbl, a in zip(labels, audio)], samples
+    return [Track(lbl, vorbis_uri([a], explanation.sample_rate)) for lbl, a in zip(labels, audio)], samples
+
+
+def link_note(explanation: Explanation, audio: str) -> str:
+    """Why the players link WAVs, when they do."""
+    if audio == "link":
+        return "The players play the WAV files written beside this page, so keep them together."
+    if inlined(explanation):
+        return ""
+    return (f"This song is {png.clock(seconds(explanation))} long, too long to inline its audio: the players "
+            "play the WAV files written beside this page, so keep them together.")
 
 
 def _players(tracks: list[Track], note: str) -> str:
@@ -146,7 +185,7 @@ def _summary(explanation: Explanation) -> str:
 def _figure(explanation: Explanation) -> str:
     strip = "taggram" if explanation.prediction.multilabel else "genre timeline"
     alt = f"{explanation.explainer} maps over the log-mel spectrogram, with the {strip}"
-    return f'<img alt="{escape(alt)}" src="{data_uri(explanation.to_png(), "image/png")}">'
+    return f'<img alt="{escape(alt)}" src="{data_uri(png.display_png(explanation), "image/png")}">'
 
 
 def _top(explanation: Explanation) -> str:
@@ -220,17 +259,21 @@ def notebook_html(explanation: Explanation) -> str:
 class HtmlRenderer(Renderer):
     name = "html"
     suffix = ".html"
-    description = "a self-contained page: figure, players (original, explanation, complement), genres or tags, provenance"
+    description = ("a page: figure, players (original, explanation, complement), genres or tags, provenance; "
+                   "audio embedded as Ogg Vorbis, or audio=\"link\" to play the WAVs beside it")
     covers = frozenset({"wav"})  # it writes the explanation and complement WAVs it plays
-    options = {"stem": None}
+    options = {"stem": None, "audio": "embed"}
 
-    def render(self, explanation: Explanation, out_dir: Path, stem: str | None = None) -> list[Path]:
-        """The explanation and complement WAVs, for long songs the original, then ``<stem>.<explainer>.html``."""
-        tracks, written = page_tracks(explanation, out_dir, stem)
-        note = "" if inlined(explanation) else (
-            f"This song is {png.clock(seconds(explanation))} long, too long to inline its audio: the players "
-            "play the WAV files written beside this page, so keep them together.")
-        page = document(explanation, tracks, note)
+    def render(self, explanation: Explanation, out_dir: Path, stem: str | None = None, audio: str = "embed") -> list[Path]:
+        """The explanation and complement WAVs, when linked the original, then ``<stem>.<explainer>.html``.
+
+        ``audio``: ``"embed"`` (Ogg Vorbis inside the page, unless the song is too long) or ``"link"``
+        (the players play the WAVs beside the page).
+        """
+        if audio not in AUDIO_MODES:
+            raise SpecinterpError(f"html renderer: audio must be 'embed' or 'link', not {audio!r}")
+        tracks, written = page_tracks(explanation, out_dir, stem, audio)
+        page = document(explanation, tracks, link_note(explanation, audio))
         target = Path(out_dir) / f"{stem or explanation.stem}.{explanation.explainer}{self.suffix}"
         return written + [atomic_write(target, lambda tmp: tmp.write_text(page, encoding="utf-8"),
                                        protect=Path(explanation.source))]

@@ -33,6 +33,8 @@ TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)  # second
 MAX_TIME_TICKS = 12
 MAX_LABELS = 20  # genre names written on the timeline strip, at most
 DPI = 110
+DISPLAY_WIDTH = 1320  # pixels: the widest a page shows the figure (a one-column figure at DPI)
+DISPLAY_COLOURS = 256  # palette of the page's copy
 DISPLAY_PERCENTILE = 99.5  # the colour scale saturates here (the maps stay 0-1 in the files)
 MIN_DISPLAY_TOP = 0.05
 CAPTION_COLOURS = {"failed": "#b00020", "passed": "#1b5e20", "not assessed": "#555555"}
@@ -143,17 +145,29 @@ def draw(explanation: Explanation) -> "Figure":
     return fig
 
 
-def png_bytes(explanation: Explanation) -> bytes:
-    """The figure of :func:`draw` encoded as PNG."""
+def png_bytes(explanation: Explanation, width: int | None = None) -> bytes:
+    """The figure of :func:`draw` encoded as PNG, at ``DPI`` or, with ``width``, at most ``width`` pixels wide."""
     import matplotlib.pyplot as plt
 
     fig = draw(explanation)
     try:
+        dpi = DPI if width is None else min(DPI, width / fig.get_size_inches()[0])
         buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=DPI)
+        fig.savefig(buffer, format="png", dpi=dpi)
         return buffer.getvalue()
     finally:
         plt.close(fig)
+
+
+def display_png(explanation: Explanation) -> bytes:
+    """The figure for a page: drawn at most ``DISPLAY_WIDTH`` pixels wide, in an adaptive palette of
+    ``DISPLAY_COLOURS`` (about a quarter of the full figure's bytes, alike to the eye)."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png_bytes(explanation, DISPLAY_WIDTH))).convert("RGB")
+    buffer = io.BytesIO()
+    image.quantize(DISPLAY_COLOURS, method=Image.Quantize.FASTOCTREE).save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
 
 
 def _draw_panel(fig: "Figure", ax: "Axes", explanation: Explanation, map_name: str, titled: bool) -> None:
