@@ -73,6 +73,9 @@ def _describe_split(split) -> str:
 @click.option("--render", "renderers", default="png,wav,html", show_default=True, help="Renderers, comma-separated.")
 @click.option("--complement", is_flag=True,
               help="Also write the complement WAV (what the network ignored); html always writes it.")
+@click.option("--link-audio", is_flag=True,
+              help="The HTML's players play the WAVs written beside it instead of Ogg Vorbis inside it "
+                   "(a smaller page that needs those files).")
 @click.option("--hop", type=click.IntRange(1), help="Window hop in frames (default: the model's, e.g. 64 of 128).")
 @click.option("--layer", help="Layer to explain (explainers that take one), e.g. conv2.")
 @click.option("--filters", help="Filters, numbered from 1, comma-separated, e.g. 1,8,16,32.")
@@ -83,8 +86,8 @@ def _describe_split(split) -> str:
 @click.option("--resume", is_flag=True,
               help="Skip inputs this command already explained into --out (unchanged, all outputs present); "
                    "redo the rest, replacing only files specinterp wrote.")
-def explain(inputs, model, weights, explainer, target, out, renderers, complement, hop, layer, filters, extra,
-            max_duration, overwrite, resume) -> None:
+def explain(inputs, model, weights, explainer, target, out, renderers, complement, link_audio, hop, layer, filters,
+            extra, max_duration, overwrite, resume) -> None:
     """Predict the genre (or tags) of each FILE and explain it: a PNG, WAVs and an HTML report per file under --out.
 
     \b
@@ -116,7 +119,8 @@ def explain(inputs, model, weights, explainer, target, out, renderers, complemen
             sys.exit(2)
         total = len(items) + len(failures)
         try:
-            step = Step.prepare(out, model, weights, explainer, target, renderers, complement, hop,
+            step = Step.prepare(out, model, weights, explainer, target, renderers, complement,
+                                "link" if link_audio else "embed", hop,
                                 explainer_options(extra, layer, filters), max_duration, overwrite, resume, items)
         except KeyboardInterrupt:
             _stop("interrupted before any file was explained", 130)
@@ -164,8 +168,8 @@ class Step:
 
     @classmethod
     def prepare(cls, out: Path, model: str, weights: Path | None, explainer: str, target: str | None, renderers: str,
-                complement: bool, hop: int | None, options: dict, max_duration: float, overwrite: bool, resume: bool,
-                items: list["batch.Item"]) -> "Step":
+                complement: bool, audio: str, hop: int | None, options: dict, max_duration: float, overwrite: bool,
+                resume: bool, items: list["batch.Item"]) -> "Step":
         """Look up the plugins, load the model, and bind what every input shares."""
         from functools import partial
 
@@ -179,14 +183,14 @@ class Step:
             method.check(loaded.module, loaded.name)
         job = {"model": model, "weights": str(weights.resolve()) if weights else None, "target": target,
                "explainer": "+".join(m.name for m in methods), "render": chosen, "complement": complement,
-               "hop": hop, "options": options}
+               "audio": audio, "hop": hop, "options": options}
         culprits = {id(part): f"model '{loaded.name}'" for part in loaded.module.modules()}
         culprits |= {id(m): f"explainer '{m.name}'" for m in methods} | {id(r): f"renderer '{r.name}'" for r in drawers}
         return cls(json.loads(json.dumps(job, default=str)),  # as the manifest reads it back
                    batch.Placer(out, items, overwrite, resume), culprits, resume or overwrite,
                    partial(api.explain, model=loaded, explainer=explainer, target=target, hop=hop, options=options,
                            max_duration=max_duration),
-                   partial(api.render, renderers=chosen, complement=complement), command_line())
+                   partial(api.render, renderers=chosen, complement=complement, audio=audio), command_line())
 
     def run_all(self, items: list["batch.Item"], out: Path, failures: list[tuple[Path, str]]) -> Counter:
         """Each item in turn, failures appended; the count of each status. Ctrl-C ends the run (exit 130)."""

@@ -226,6 +226,16 @@ def test_cli_writes_png_wav_and_html_by_default(song, tmp_path):
     assert "<pre><code>specinterp " in (tmp_path / "song.cam.html").read_text()
 
 
+def test_cli_link_audio_links_the_wavs(song, tmp_path):
+    result = CliRunner().invoke(cli, ["explain", "--explainer", "cam", "--render", "html", "--link-audio",
+                                      "--out", str(tmp_path), song])
+    assert result.exit_code == 0, result.output
+    names = ["song.original.wav", "song.cam.wav", "song.cam.complement.wav", "song.cam.html"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names + [MANIFEST])
+    page = (tmp_path / "song.cam.html").read_text()
+    assert "data:audio" not in page and re.findall(r'<audio [^>]*src="([^"]+)"', page) == names[:3]
+
+
 @pytest.mark.parametrize("args, names", [
     (["--render", "png,wav"], ["song.cam.png", "song.cam.wav"]),
     (["--render", "wav", "--complement"], ["song.cam.complement.wav", "song.cam.wav"]),
