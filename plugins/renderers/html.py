@@ -34,7 +34,7 @@ from specinterp.interfaces import Explanation, Renderer, SpecinterpError
 from specinterp.outputs import atomic_write
 from specinterp_plugins.renderers import png, wav
 
-INLINE_SECONDS = 3600.0  # all players together (3 x 20 minutes for one map, about 25 MB); longer audio is linked
+INLINE_SECONDS = 3600.0  # all players together (3 x 20 minutes for one map, about 23 MB); longer audio is linked
 AUDIO_MODES = ("embed", "link")
 VORBIS_COMPRESSION = 0.8  # libsndfile's level, 0 (best) to 1 (smallest): about 38 kbit/s mono at 22.05 kHz
 VORBIS_BLOCK = 1 << 15  # samples per write: libvorbis overflows its stack on long single writes
@@ -261,7 +261,7 @@ class HtmlRenderer(Renderer):
     suffix = ".html"
     description = ("a page: figure, players (original, explanation, complement), genres or tags, provenance; "
                    "audio embedded as Ogg Vorbis, or audio=\"link\" to play the WAVs beside it")
-    covers = frozenset({"wav"})  # it writes the explanation and complement WAVs it plays
+    covers = frozenset({"wav"})  # it writes the explanation and complement WAVs beside the page
     options = {"stem": None, "audio": "embed"}
 
     def render(self, explanation: Explanation, out_dir: Path, stem: str | None = None, audio: str = "embed") -> list[Path]:
