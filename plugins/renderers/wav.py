@@ -11,7 +11,6 @@ and always by the HTML renderer, which plays it.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -41,13 +40,6 @@ def listen_blocks(explanation: Explanation, map_name: str, complement: bool = Fa
     """The whole masked waveform in consecutive pieces, for writing long songs without holding them."""
     mask = explanation.maps[map_name]
     return masked_blocks(explanation.waveform, 1.0 - mask if complement else mask, explanation.frontend)
-
-
-def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
-    """16-bit PCM WAV file contents."""
-    buffer = io.BytesIO()
-    sf.write(buffer, audio, sample_rate, subtype="PCM_16", format="WAV")
-    return buffer.getvalue()
 
 
 def write_wav(target: Path, audio: np.ndarray | Iterable[np.ndarray], explanation: Explanation) -> Path:
