@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from specinterp import verdicts
+from specinterp import assessment_report, verdicts
 
 
 def provenance() -> dict[str, str]:
@@ -26,7 +26,10 @@ def provenance() -> dict[str, str]:
 
 def main(paths: list[str]) -> None:
     for path in paths:
-        document = verdicts.record(json.loads(Path(path).read_text()), provenance())
+        assessment = json.loads(Path(path).read_text())
+        assessment["verdicts"] = {name: assessment_report.verdict(entry["values"], assessment["model"])
+                                  for name, entry in assessment["summary"].items()}  # today's rule on its values
+        document = verdicts.record(assessment, provenance())
         verdicts.verdicts_path().write_text(json.dumps(document, indent=1) + "\n")
         print(f"recorded {path}")
 

@@ -58,28 +58,38 @@ def verdict(values: Mapping[str, Mapping[str, float]], model: str) -> dict[str, 
 
     Fails the randomization check when its map's mean rank correlation with the map of the network
     whose output layer is random exceeds :data:`SANITY_LIMIT`; fails the class check when its maps for
-    the top two classes correlate above it. ``status`` is ``passed``, ``failed`` or ``not assessed``
-    (neither value measured).
+    the top two classes correlate above it. A check whose 95 % interval straddles the limit is listed
+    as ``borderline`` (its verdict could flip with other clips). ``status`` is ``passed``, ``failed``
+    or ``not assessed`` (neither value measured).
     """
-    found = {check: values[key]["mean"] for check, key in SANITY_VALUES.items() if key in values}
+    found = {check: values[key] for check, key in SANITY_VALUES.items() if key in values}
     if not found:
         return {"status": "not assessed", "text": f"not assessed on {model}"}
-    failed = [check for check, value in found.items() if value > SANITY_LIMIT]
+    failed = [check for check, v in found.items() if v["mean"] > SANITY_LIMIT]
+    borderline = [check for check, v in found.items() if v.get("low", v["mean"]) <= SANITY_LIMIT < v.get("high", v["mean"])]
+
+    def figure(check: str) -> str:
+        v = found[check]
+        interval = f" [{v['low']:.2f}, {v['high']:.2f}]" if "low" in v else ""
+        return f"{v['mean']:.2f}{interval}"
+
     parts = []
     if "randomization" in failed:
         parts.append(f"its map barely changes when the network's output layer is replaced by random weights "
-                     f"(rank correlation {found['randomization']:.2f}): read it as a picture of the input, not of "
+                     f"(rank correlation {figure('randomization')}): read it as a picture of the input, not of "
                      f"the network's reasons")
     if "class" in failed:
         parts.append(f"its maps for the two most probable classes are nearly the same (rank correlation "
-                     f"{found['class']:.2f}): it shows where the network is active, not why it chose this class")
+                     f"{figure('class')}): it shows where the network is active, not why it chose this class")
     if failed:
         text = f"failed the sanity check on {model}: " + "; ".join(parts)
     else:
         text = f"passed the sanity checks on {model} (" + ", ".join(
-            f"{check} {value:.2f}" for check, value in found.items()) + f"; fails above {SANITY_LIMIT})"
-    return {"status": "failed" if failed else "passed", "failed": failed,
-            **{check: round(value, 3) for check, value in found.items()}, "text": text}
+            f"{check} {figure(check)}" for check in found) + f"; fails above {SANITY_LIMIT})"
+        if borderline:
+            text += f", narrowly: the {' and '.join(borderline)} interval reaches past {SANITY_LIMIT}"
+    return {"status": "failed" if failed else "passed", "failed": failed, "borderline": borderline,
+            **{check: round(v["mean"], 3) for check, v in found.items()}, "text": text}
 
 
 def value_names(summary: Mapping[str, Mapping[str, Any]]) -> list[str]:

@@ -223,6 +223,8 @@ def test_summary_and_verdicts():
     failed = verdict(summary["bad"]["values"], "toy")
     assert failed["status"] == "failed" and failed["failed"] == ["randomization"] and "random weights" in failed["text"]
     assert verdict({}, "toy")["status"] == "not assessed"
+    close = verdict({"randomization.top": {"mean": 0.4, "low": 0.1, "high": 0.7}}, "toy")
+    assert close["status"] == "passed" and close["borderline"] == ["randomization"] and "narrowly" in close["text"]
 
 
 # ---------------------------------------------------------------- the command
