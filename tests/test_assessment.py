@@ -300,3 +300,22 @@ def test_spread_takes_clips_from_the_whole_list():
 
     assert spread(10, 4) == [0, 3, 6, 9] and spread(3, 5) == [0, 1, 2] and spread(7, None) == list(range(7))
     assert len(spread(67, 50)) == 50 and spread(67, 50)[-1] == 66
+
+
+def test_a_third_party_metric_as_docs_plugins_shows_it(tmp_path):
+    """The example of docs/plugins.md: a Metric subclass is all assess needs (registered by a plugin's hook)."""
+    import re
+    from pathlib import Path
+
+    text = Path(__file__).resolve().parent.parent.joinpath("docs", "plugins.md").read_text()
+    source = re.search(r"```python\n(from specinterp import hookimpl\nfrom specinterp.interfaces import Metric\n.*?)```",
+                       text, re.S).group(1)
+    namespace: dict = {}
+    exec(compile(source, "plugins.md", "exec"), namespace)
+    metric = namespace["LowEnd"]()
+    relevance_map = np.zeros((MELS, FRAMES))
+    relevance_map[:2] = 1.0  # all relevance in the lowest eighth of the bands
+    assert metric.measure(case_for(FixedMap(relevance_map))) == {"share": 1.0}
+    registered = []
+    namespace["register_metrics"](registered.append)
+    assert registered and registered[0].name == "low-end"
