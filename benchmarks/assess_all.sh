@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The assessments behind docs/quality.md and the shipped verdicts (plugins/verdicts.json), one after another
-# (about an hour on the 2-core machine when nothing else runs).
+# (about an hour and a half on the 2-core machine).
 # Usage: benchmarks/assess_all.sh [GTZAN folder] [output folder]
 # Then: python scripts/record_verdicts.py OUT/*/assessment.json
 set -euo pipefail
@@ -14,10 +14,11 @@ assess --model camcnn --data "$data" --split random --limit 50 --out "$out/camcn
 assess --model camcnn --data synthetic --limit 50 --out "$out/camcnn-synthetic"
 # the other genre models on fewer test clips (what fitted in the session's time)
 assess --model basecnn --data "$data" --split random --limit 30 --out "$out/basecnn-gtzan"
-for model in maskedcnn musicnn-genre; do
-  assess --model "$model" --data "$data" --split random --limit 20 --out "$out/$model-gtzan"
-done
-# musicnn's taggers (their top tag explained) on 6 GTZAN test clips, all for the sanity checks
-for model in musicnn-msd vgg-msd musicnn-mtt vgg-mtt; do
-  assess --model "$model" --data "$data" --split random --limit 6 --sanity-clips 6 --out "$out/$model-gtzan"
+assess --model maskedcnn --data "$data" --split random --limit 20 --out "$out/maskedcnn-gtzan"
+# the musicnn family (musicnn-genre and the taggers, their top tag explained): large models, so only the
+# explainers that cost one or two passes, on 5 clips, all for the sanity checks (the others: not assessed)
+cheap=deconvolution,filtermaps,gradcam,gradcam++,guided-backprop,guided-gradcam,layercam,saliency
+for model in musicnn-genre musicnn-msd vgg-msd musicnn-mtt vgg-mtt; do
+  specinterp assess --explainer "$cheap" --seed 0 --model "$model" --data "$data" --split random --limit 5 \
+    --sanity-clips 5 --out "$out/$model-gtzan"
 done
