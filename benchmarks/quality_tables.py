@@ -48,7 +48,10 @@ def table(document: dict) -> str:
             f" ({', '.join(verdict['failed'])})" if verdict.get("failed") else "")
         digits = {"listening.average_drop": 0, "listening.average_increase": 0, "listening.average_gain": 0}
         cells = [cell(entry["values"].get(key), digits.get(key, 2)) for key, _ in present]
-        lines.append(f"| {name} | {status} | " + " | ".join(cells) + f" | {entry['seconds']:.2f} |")
+        seconds = "" if entry["seconds"] is None else f"{entry['seconds']:.2f}"
+        if entry["errors"]:
+            status += f"; {len(entry['errors'])} clips failed: {entry['errors'][0].split(': ', 1)[-1]}"
+        lines.append(f"| {name} | {status} | " + " | ".join(cells) + f" | {seconds} |")
     return "\n".join(lines)
 
 
