@@ -1,6 +1,6 @@
 """Seconds each built-in explainer takes on a 30 s clip with its default options.
 
-    python benchmarks/explainer_times.py [--explainers occlusion scorecam] [--model camcnn] [--smoke]
+    python benchmarks/explainer_times.py [--explainers occlusion scorecam] [--model camcnn] [--repeat 3] [--smoke]
 
 The clip is GTZAN's country.00003 when ../shared/gtzan exists beside the repository, else a seeded
 synthesized 30 s signal (chords, a beat, noise). Per explainer it times the explainer's part (its maps
@@ -8,7 +8,8 @@ over all windows, stitched: ``specinterp.api.song_maps``, after one shared predi
 command (``specinterp explain --model M --explainer X clip``, all renderers, in a child process,
 start-up included). Each gets wall seconds and CPU seconds (user + system, all threads): on a machine
 shared with other jobs the wall time grows while the CPU time barely does, and on an idle machine the
-wall time is at most the CPU time. The load average at the start is recorded with them.
+wall time is at most the CPU time. The load average at the start is recorded with them; with
+``--repeat N`` each figure is the least of N runs (the one the other jobs disturbed least).
 
 The record (date, commit, machine, load, versions, input, seconds) is printed and appended as one JSON
 line to benchmarks/results/explainer_times.jsonl. ``--smoke``: a 3 s synthesized input and the
@@ -58,7 +59,8 @@ def git_commit() -> str:
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], capture_output=True, text=True, cwd=REPO).stdout.strip()
 
-    return git("rev-parse", "--short", "HEAD") + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return git("rev-parse", "--short", "HEAD") + ("+dirty" if dirty else "")
 
 
 def versions() -> dict[str, str]:
@@ -75,6 +77,13 @@ def versions() -> dict[str, str]:
 def children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+def fastest(runs: list[dict[str, float] | None]) -> dict[str, float] | None:
+    """The least wall and the least CPU seconds of several runs (``None`` if any failed)."""
+    if any(run is None for run in runs):
+        return None
+    return {key: min(run[key] for run in runs) for key in ("wall", "cpu")}
 
 
 def explainer_seconds(names: list[str], model: str, clip: Path) -> tuple[dict[str, dict[str, float]], int]:
@@ -110,6 +119,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--explainers", nargs="+", help="default: every registered explainer")
     parser.add_argument("--model", default="camcnn")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per figure; the least is recorded")
     parser.add_argument("--smoke", action="store_true",
                         help="3 s synthesized input, explainers' parts only, not recorded")
     parser.add_argument("--out", type=Path, default=RESULTS, help="JSON-lines file the record is appended to")
@@ -124,13 +134,15 @@ def main() -> None:
             clip, described = Path(folder) / "synthesized.wav", f"synthesized {seconds:g} s, seed 0"
             sf.write(clip, synthesized(seconds), RATE, subtype="PCM_16")
         print(f"{described}, model {args.model}, load average {load}", flush=True)
-        explain, windows = explainer_seconds(names, args.model, clip)
-        command = {} if args.smoke else {name: command_seconds(name, args.model, clip, Path(folder)) for name in names}
+        parts = [explainer_seconds(names, args.model, clip) for _ in range(args.repeat)]
+        explain, windows = {name: fastest([run[name] for run, _ in parts]) for name in names}, parts[0][1]
+        command = {} if args.smoke else {name: fastest([command_seconds(name, args.model, clip, Path(folder))
+                                                        for _ in range(args.repeat)]) for name in names}
     record = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "commit": git_commit(),
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, {os.cpu_count()} cores",
         "load_average_1_5_15": load, "versions": versions(), "input": described, "model": args.model,
-        "windows": windows,
+        "windows": windows, "repeat": args.repeat,
         "explainers": {name: {"explainer_s": explain[name], "command_s": command.get(name),
                               "options": registry().get("explainers", name).options} for name in names},
     }
