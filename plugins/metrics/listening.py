@@ -19,19 +19,23 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import soundfile as sf
 
 from specinterp import hookimpl
-from specinterp.assessment import Case
-from specinterp.frontend import apply_mask
 from specinterp.interfaces import Metric
+
+if TYPE_CHECKING:  # the registry imports this module: keep it light (torchaudio only when measuring)
+    from specinterp.assessment import Case
 
 
 def heard_probability(case: Case, mask: np.ndarray) -> float:
     """The model's probability of the case's target for the window's audio under ``mask``, as a WAV."""
+    import soundfile as sf
+
     from specinterp import api
+    from specinterp.frontend import apply_mask
 
     config = case.model.frontend
     heard = apply_mask(case.waveform, mask, config)

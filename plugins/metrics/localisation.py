@@ -19,11 +19,15 @@ no hit. Quantus is imported when this metric first runs.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from specinterp import hookimpl
-from specinterp.assessment import Case
 from specinterp.interfaces import Metric, SpecinterpError
+
+if TYPE_CHECKING:  # the registry imports this module: keep it light
+    from specinterp.assessment import Case
 
 
 def quantus_scores(relevance: np.ndarray, truth: np.ndarray) -> dict[str, float]:

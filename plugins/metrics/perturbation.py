@@ -11,14 +11,16 @@ Score-CAM remove to. Areas under the curves by the trapezoid rule over the remov
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
 
 from specinterp import hookimpl
-from specinterp.assessment import Case
 from specinterp.interfaces import Metric
+
+if TYPE_CHECKING:  # the registry imports this module: keep it light
+    from specinterp.assessment import Case
 
 STEPS = 32
 

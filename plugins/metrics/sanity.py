@@ -12,13 +12,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from specinterp import hookimpl
-from specinterp.assessment import Case, rank_similarity
 from specinterp.interfaces import Metric
+
+if TYPE_CHECKING:  # the registry imports this module: keep it light (no torchaudio, no scipy)
+    from specinterp.assessment import Case
 
 
 def cascade_similarities(case: Case) -> list[float]:
     """Rank correlation of the trained map with each randomized copy's map, output layer first."""
+    from specinterp.assessment import rank_similarity
+
     return [rank_similarity(case.relevance, case.explain(module=module)) for _, module in case.cascade()]
 
 
@@ -40,6 +46,8 @@ class ClassSensitivity(Metric):
     better = {"similarity": "lower"}
 
     def measure(self, case: Case) -> dict[str, float | list[float]]:
+        from specinterp.assessment import rank_similarity
+
         return {"similarity": rank_similarity(case.relevance, case.explain(target=case.runner_up))}
 
 
