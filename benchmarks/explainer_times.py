@@ -136,8 +136,8 @@ def main() -> None:
         print(f"{described}, model {args.model}, load average {load}", flush=True)
         parts = [explainer_seconds(names, args.model, clip) for _ in range(args.repeat)]
         explain, windows = {name: fastest([run[name] for run, _ in parts]) for name in names}, parts[0][1]
-        command = {} if args.smoke else {name: fastest([command_seconds(name, args.model, clip, Path(folder))
-                                                        for _ in range(args.repeat)]) for name in names}
+        command = {} if args.smoke else {name: fastest([command_seconds(name, args.model, clip, Path(folder) / str(run))
+                                                        for run in range(args.repeat)]) for name in names}
     record = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "commit": git_commit(),
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, {os.cpu_count()} cores",

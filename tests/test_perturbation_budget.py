@@ -56,8 +56,15 @@ def test_default_cost_in_windows_through_the_model(name, per_window):
     assert sum(seen) == per_window * len(x)
 
 
+def test_scorecam_refuses_a_bad_channel_count():
+    with pytest.raises(ValueError, match="option channels must be a positive integer"):
+        registry().explainers["scorecam"].explain(wide_cheap_camcnn(), torch.zeros(1, 1, 128, 128), torch.tensor([0]),
+                                                  channels=0)
+
+
 def test_scorecam_default_channels_rank_like_all_channels(camcnn):
     x, target = windows_of(tone_mix(4.5, (220.0, 330.0, 1760.0, 5000.0), seed=0), camcnn)
+    x, target = x[:2], target[:2]
     scorecam = registry().explainers["scorecam"]
     every = scorecam.explain(camcnn.module, x, target, channels=128)["scorecam"]
     default = scorecam.explain(camcnn.module, x, target)["scorecam"]
