@@ -138,12 +138,18 @@ def layers_top_down(module: nn.Module, window: torch.Tensor) -> list[tuple[str, 
     return [(names[m], m) for m in reversed(order)]
 
 
-def cascade_points(layers: int, points: int | None) -> list[int]:
+def cascade_depths(layers: int, points: int | None) -> list[int]:
     """Which depths of a cascade over ``layers`` weight layers to explain: ``points`` evenly spaced
     from the output layer alone (depth 1) to all of them (``None``: every depth)."""
     if points is None or points >= layers:
         return list(range(1, layers + 1))
     return sorted({int(round(d)) for d in np.linspace(1, layers, max(points, 2))})
+
+
+def cascade_points(module: nn.Module, window: torch.Tensor, points: int | None) -> list[str]:
+    """The deepest layer re-drawn at each explained depth of :func:`randomization_cascade`, output first."""
+    path = [name for name, _ in layers_top_down(module, window)]
+    return [path[depth - 1] for depth in cascade_depths(len(path), points)]
 
 
 def randomization_cascade(module: nn.Module, window: torch.Tensor, seed: int,
@@ -153,12 +159,12 @@ def randomization_cascade(module: nn.Module, window: torch.Tensor, seed: int,
     The copy at depth ``d`` has the top ``d`` layers of :func:`layers_top_down` re-drawn by their
     own ``reset_parameters`` (PyTorch's default initialization; normalization layers keep their
     statistics), seeded, as in Adebayo et al. 2018, "Sanity Checks for Saliency Maps" (NeurIPS),
-    cascading randomization. Depths are :func:`cascade_points`; each copy is in eval mode and named
+    cascading randomization. Depths are :func:`cascade_depths`; each copy is in eval mode and named
     after the deepest layer drawn.
     """
     current = copy.deepcopy(module).eval()
     path = [name for name, _ in layers_top_down(current, window)]
-    keep = set(cascade_points(len(path), points))
+    keep = set(cascade_depths(len(path), points))
     copies = []
     with torch.random.fork_rng(devices=[]):
         for depth, name in enumerate(path, start=1):
@@ -223,12 +229,15 @@ class Job:
     seed: int = 0
     cache: Path | None = None
     depths: int | None = 3  # points of the randomization cascade (None: every weight layer)
-    clip_limits: dict[str, int] = field(default_factory=dict)  # metric -> on its first N clips only
+    clip_limits: dict[str, int] = field(default_factory=dict)  # metric -> on that many clips, spread evenly
     weights_digest: str = field(init=False, default="")
+    limited_to: dict[str, set[str]] = field(init=False, default_factory=dict)  # metric -> the clip ids it runs on
 
     def __post_init__(self) -> None:
         weights = self.model.path.read_bytes() if self.model.path else repr(self.model.module).encode()
         self.weights_digest = hashlib.sha256(weights).hexdigest()
+        self.limited_to = {name: {self.clips[i].id for i in spread(len(self.clips), limit)}
+                           for name, limit in self.clip_limits.items()}
 
     def key(self, explainer: Explainer, options: dict[str, Any], clip: Clip) -> str:
         """Identifies one cached result: model weights, explainer and options, clip, metrics, seed."""
@@ -240,8 +249,8 @@ class Job:
     def measures(self, metric: Metric, clip: Clip) -> bool:
         """Whether ``metric`` runs on ``clip``: a limited metric runs on that many clips spread evenly
         over the list (:func:`spread`), so a part sorted by class does not hand it one class."""
-        limit = self.clip_limits.get(metric.name)
-        return limit is None or self.clips.index(clip) in spread(len(self.clips), limit)
+        chosen = self.limited_to.get(metric.name)
+        return chosen is None or clip.id in chosen
 
 
 def read_cache(path: Path | None) -> dict[str, dict[str, Any]]:
@@ -320,8 +329,9 @@ def run(job: Job, progress: Callable[[int], None] = lambda n: None) -> list[dict
     sink = job.cache.open("a") if job.cache else None
     try:
         for clip in job.clips:
-            pending = [(e, o) for e, o in job.explainers if job.key(e, o, clip) not in cached]
-            rows += [cached[job.key(e, o, clip)] for e, o in job.explainers if job.key(e, o, clip) in cached]
+            keys = [job.key(e, o, clip) for e, o in job.explainers]
+            pending = [(e, o) for (e, o), key in zip(job.explainers, keys) if key not in cached]
+            rows += [cached[key] for key in keys if key in cached]
             progress(len(job.explainers) - len(pending))
             if not pending:
                 continue
@@ -331,8 +341,9 @@ def run(job: Job, progress: Callable[[int], None] = lambda n: None) -> list[dict
                 rows += [{"explainer": e.name, "clip": clip.id, "error": str(exc)} for e, _ in pending]
                 progress(len(pending))
                 continue
-            for explainer, options, make in makers:
-                row = {"key": job.key(explainer, options, clip), "explainer": explainer.name, "clip": clip.id}
+            pending_keys = [key for key in keys if key not in cached]
+            for (explainer, options, make), key in zip(makers, pending_keys):
+                row = {"key": key, "explainer": explainer.name, "clip": clip.id}
                 started = time.perf_counter()
                 try:
                     case = make()
@@ -354,7 +365,7 @@ def run(job: Job, progress: Callable[[int], None] = lambda n: None) -> list[dict
 
 
 def explainer_jobs(names: Sequence[str], model: LoadedModel, registry: Any, options: dict[str, Any],
-                   reference: bool, seed: int) -> tuple[list[tuple[Explainer, dict[str, Any]]], dict[str, str]]:
+                   reference: bool) -> tuple[list[tuple[Explainer, dict[str, Any]]], dict[str, str]]:
     """The explainers to run with their resolved options, and those that cannot run on the model."""
     from specinterp.api import options_for
     from specinterp.interfaces import IncompatibleExplainer
@@ -372,5 +383,5 @@ def explainer_jobs(names: Sequence[str], model: LoadedModel, registry: Any, opti
         except ValueError as exc:
             raise SpecinterpError(f"explainer '{method.name}': {exc}") from None
     if reference:
-        chosen.append((RandomReference(seed), {}))
+        chosen.append((RandomReference(), {}))  # seeded per clip by :func:`cases`
     return chosen, skipped

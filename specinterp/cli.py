@@ -395,8 +395,13 @@ def assess(model, weights, explainer, data, dataset, split_name, part, limit, me
     the map with every metric; prints the table and writes it with the curves. Interrupted runs
     resume from OUT/cache.jsonl.
     """
+    from time import perf_counter
+
+    import torch
+    from tqdm import tqdm
+
     from specinterp import assessment_report
-    from specinterp.assessment import Job, explainer_jobs, layers_top_down, run, spread
+    from specinterp.assessment import Job, cascade_points, explainer_jobs, run, spread
     from specinterp.weights import resolve
 
     reg = _registry()
@@ -409,11 +414,9 @@ def assess(model, weights, explainer, data, dataset, split_name, part, limit, me
     if not clips:
         raise SpecinterpError(f"split {split.name} has no clips in its {part} part")
     loaded = resolve(model, weights, None if weights else _shipped_variant(model, (ds.name, split.name)))
-    import torch
-
     loaded.module.to(memory_format=torch.channels_last)  # weights only: about twice as fast on CPU convolutions
     names = sorted(reg.explainers) if explainer == "all" else [n.strip() for n in explainer.split(",") if n.strip()]
-    chosen, skipped = explainer_jobs(names, loaded, reg, explainer_options(extra, layer, None), reference, seed)
+    chosen, skipped = explainer_jobs(names, loaded, reg, explainer_options(extra, layer, None), reference)
     metrics = [reg.get("metrics", n.strip()) for n in metric_names.split(",")] if metric_names else list(reg.metrics.values())
     limits = {m.name: sanity_clips for m in metrics if m.name in ("randomization", "class-sensitivity") and sanity_clips}
     job = Job(loaded, chosen, clips, ds, metrics, seed, out / "cache.jsonl", depths or None, limits)
@@ -422,20 +425,13 @@ def assess(model, weights, explainer, data, dataset, split_name, part, limit, me
                f"{len(clips)} {part} clips x {len(chosen)} explainers", err=True)
     for name, reason in skipped.items():
         click.echo(f"skipped {name}: {reason}", err=True)
-    from time import perf_counter
-
-    from tqdm import tqdm
-
     started = perf_counter()
     with tqdm(total=len(clips) * len(chosen), unit="map", disable=None) as bar:
         rows = run(job, bar.update)
     seconds = perf_counter() - started
     summary = assessment_report.summarize(rows, seed)
-    depth_names = [name for name, _ in layers_top_down(loaded.module, torch.zeros(
-        1, 1, loaded.frontend.n_mels, loaded.frontend.window_frames))]
-    from specinterp.assessment import cascade_points
-
-    depth_names = [depth_names[d - 1] for d in cascade_points(len(depth_names), job.depths)]
+    blank = torch.zeros(1, 1, loaded.frontend.n_mels, loaded.frontend.window_frames)
+    depth_names = cascade_points(loaded.module, blank, job.depths)
     better = {f"{m.name}.{k}": v for m in metrics for k, v in m.better.items()}
     meta = {"command": command_line(), "model": loaded.name, "weights": str(loaded.path or ""), "split": split.name,
             "split_digest": split.digest(), "part": part, "clips": len(clips), "seed": seed, "seconds": round(seconds, 1),

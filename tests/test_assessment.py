@@ -12,8 +12,8 @@ import torch
 from click.testing import CliRunner
 from torch import nn
 
-from specinterp.assessment import (Case, cascade_points, layers_top_down, randomization_cascade, rank_similarity,
-                                   relevance)
+from specinterp.assessment import (Case, cascade_depths, cascade_points, layers_top_down, randomization_cascade,
+                                   rank_similarity, relevance)
 from specinterp.assessment_report import SANITY_LIMIT, bootstrap_interval, summarize, verdict
 from specinterp.interfaces import Explainer
 from specinterp.weights import LoadedModel
@@ -187,7 +187,8 @@ def test_cascade_goes_from_the_output_down_and_keeps_lower_layers():
     assert torch.equal(everything.last.weight, top.last.weight)  # cumulative
     again = randomization_cascade(model, x, seed=3, points=None)
     assert torch.equal(again[1][1].first.weight, everything.first.weight)  # seeded
-    assert cascade_points(6, 3) == [1, 4, 6] and cascade_points(6, None) == [1, 2, 3, 4, 5, 6]
+    assert cascade_depths(6, 3) == [1, 4, 6] and cascade_depths(6, None) == [1, 2, 3, 4, 5, 6]
+    assert cascade_points(model, x, None) == [name for name, _ in copies]  # the names the copies carry
 
 
 def test_randomization_and_class_checks_catch_a_map_that_ignores_the_model():
