@@ -365,10 +365,11 @@ class CaptumExplainer(Explainer):
 
     A subclass sets ``name``, ``description``, ``requires``, ``options`` and:
 
-    attribution : Callable
-        The Captum class (``Saliency``, ``LayerGradCam``, ...) or any callable ``(model)`` /
-        ``(model, layer)`` returning an object with Captum's ``attribute(inputs, target=..., **kwargs)``
-        (wrap a plain function in ``staticmethod``).
+    attribution : str or Callable
+        The name of a Captum class in ``captum.attr`` (``"Saliency"``, ``"LayerGradCam"``, ...:
+        imported when first used, so loading the plugin does not import Captum) or any callable
+        ``(model)`` / ``(model, layer)`` returning an object with Captum's
+        ``attribute(inputs, target=..., **kwargs)`` (wrap a plain function in ``staticmethod``).
     layer_method : bool
         ``True`` when it takes a layer (``LayerGradCam(model, layer)``): the ``layer`` option (a name
         from ``explainable_layers`` or the submodule) is looked up with :func:`find_layer`.
@@ -381,7 +382,7 @@ class CaptumExplainer(Explainer):
     gives one map, named after the explainer.
     """
 
-    attribution: ClassVar[Callable[..., Any]]
+    attribution: ClassVar[str | Callable[..., Any]]
     layer_method: ClassVar[bool] = False
     sign: ClassVar[str] = "abs"
 
@@ -400,8 +401,13 @@ class CaptumExplainer(Explainer):
                   **options: Any) -> dict[str, torch.Tensor]:
         method_args = (find_layer(model, options["layer"]),) if self.layer_method else ()
         kwargs = self.attribute_kwargs(windows, target, options)
+        method = self.attribution
+        if isinstance(method, str):
+            import captum.attr
+
+            method = getattr(captum.attr, method)
         with evaluating(model):
-            maps = self.attribution(model, *method_args).attribute(windows, target=target, **kwargs)
+            maps = method(model, *method_args).attribute(windows, target=target, **kwargs)
         maps = maps.detach()
         if self.sign == "abs":
             maps = maps.abs()

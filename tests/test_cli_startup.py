@@ -28,3 +28,15 @@ def test_explain_help_does_not_import_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False"
+
+
+def test_loading_the_plugins_imports_no_explainer_library():
+    """Captum, matplotlib and librosa cost about a second at start-up: plugins import them when first used."""
+    code = (
+        "import sys\n"
+        "from specinterp.plugins import registry\n"
+        "assert len(registry().explainers) >= 14\n"
+        "print(','.join(sorted(m for m in ('captum', 'matplotlib', 'librosa', 'quantus') if m in sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "", f"loading the plugins imported {out}"

@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from captum.attr import Deconvolution, LayerGradientXActivation
 from torch import nn
 
 from specinterp import hookimpl
@@ -47,6 +46,8 @@ def filter_evidence(model: nn.Module, layer: nn.Module, label: str, windows: tor
                     target: torch.Tensor) -> torch.Tensor:
     """Each filter's evidence for the target ``(N, filters)``: activation x the target logit's gradient,
     summed over the filter's map."""
+    from captum.attr import LayerGradientXActivation
+
     products = LayerGradientXActivation(model, layer).attribute(windows, target=target)
     return conv_maps(products, label).detach().sum(dim=(2, 3))
 
@@ -64,6 +65,8 @@ class ZeilerFergusDeconvolution(Explainer):
         layer = find_layer(model, options["layer"])
         label = layer_name(model, options["layer"])
         peaks = FilterPeaks(model, layer)
+        from captum.attr import Deconvolution
+
         with evaluating(model):
             if options["filters"] is None:
                 targets = {"deconvolution": filter_evidence(model, layer, label, windows, target).argmax(dim=1)}

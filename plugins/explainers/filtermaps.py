@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from captum.attr import LayerActivation
 from torch import nn
 
 from specinterp import hookimpl
@@ -26,6 +25,8 @@ class FilterMaps(Explainer):
 
     def attribute(self, model: nn.Module, windows: torch.Tensor, target: torch.Tensor,
                   **options: Any) -> dict[str, torch.Tensor]:
+        from captum.attr import LayerActivation
+
         layer = find_layer(model, options["layer"])
         label = layer_name(model, options["layer"])
         with evaluating(model):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from captum.attr import LayerGradCam
 
 from specinterp import hookimpl
 from specinterp.explaining import CaptumExplainer, flag
@@ -16,7 +15,7 @@ class GradCAM(CaptumExplainer):
     description = "Grad-CAM: a layer's maps weighted by their mean target gradient, ReLU'd (Captum LayerGradCam)"
     requires = frozenset({"gradients"})
     options = {"layer": "features", "relu": True}
-    attribution = LayerGradCam
+    attribution = "LayerGradCam"
     layer_method = True
     sign = "raw"  # ReLU'd by Captum unless relu=false
 

@@ -4,7 +4,6 @@ gradient with only positive gradients passed back through each ReLU; the map is 
 
 from __future__ import annotations
 
-from captum.attr import GuidedBackprop
 
 from specinterp import hookimpl
 from specinterp.explaining import CaptumExplainer
@@ -15,7 +14,7 @@ class GuidedBackpropagation(CaptumExplainer):
     description = "guided backpropagation of the target score to the window; magnitude (Captum GuidedBackprop)"
     requires = frozenset({"gradients"})
     options = {}
-    attribution = GuidedBackprop
+    attribution = "GuidedBackprop"
     sign = "abs"
 
 

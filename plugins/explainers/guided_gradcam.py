@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from captum.attr import GuidedGradCam
 
 from specinterp import hookimpl
 from specinterp.explaining import CaptumExplainer
@@ -18,7 +17,7 @@ class GuidedGradCAM(CaptumExplainer):
     description = "guided backpropagation times a layer's Grad-CAM; magnitude (Captum GuidedGradCam)"
     requires = frozenset({"gradients"})
     options = {"layer": "features"}
-    attribution = GuidedGradCam
+    attribution = "GuidedGradCam"
     layer_method = True
     sign = "abs"
 

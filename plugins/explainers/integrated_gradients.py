@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from captum.attr import IntegratedGradients
 
 from specinterp import hookimpl
 from specinterp.explaining import CaptumExplainer, positive_int, silence
@@ -20,7 +19,7 @@ class IntegratedGradientsFromSilence(CaptumExplainer):
                    "positive part (Captum IntegratedGradients)")
     requires = frozenset({"gradients"})
     options = {"n_steps": 32, "internal_batch_size": 64}
-    attribution = IntegratedGradients
+    attribution = "IntegratedGradients"
     sign = "positive"
 
     def attribute_kwargs(self, windows: torch.Tensor, target: torch.Tensor, options: dict[str, Any]) -> dict[str, Any]:

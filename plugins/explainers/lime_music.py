@@ -18,19 +18,19 @@ forward: 100 at the default, twice that at ``samples=200``.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 import torch
-from captum._utils.models.linear_model import LinearModel
-from captum.attr import Lime
-from captum.attr._core.lime import get_exp_kernel_similarity_function
 from torch import nn
 from torch.utils.data import DataLoader
 
 from specinterp import hookimpl
 from specinterp.explaining import class_probabilities, evaluating, mel_frequencies, positive_int
 from specinterp.interfaces import Explainer, Explanation
+
+if TYPE_CHECKING:
+    from captum._utils.models.linear_model import LinearModel
 
 PARTS = ("harmonic", "percussive")
 DEFAULT_BANDS = (0.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 11025.0)
@@ -109,7 +109,7 @@ def seeded_coalitions(seed: int) -> Callable[..., Iterator[torch.Tensor]]:
     return draw
 
 
-def weighted_ridge(model: LinearModel, dataloader: DataLoader, construct_kwargs: dict[str, Any],
+def weighted_ridge(model: "LinearModel", dataloader: DataLoader, construct_kwargs: dict[str, Any],
                    **_: Any) -> dict[str, float]:
     """Captum ``train_fn``: closed-form weighted ridge with an unpenalised intercept."""
     x, y, w = (torch.cat(parts).double() for parts in zip(*dataloader))
@@ -129,6 +129,10 @@ def window_weights(model: nn.Module, window_db: torch.Tensor, target: int, mask:
     vector onto the bins through ``mask``, so Captum never handles bin-sized tensors. LIME runs on the
     CPU; only the model sees the window's device.
     """
+    from captum._utils.models.linear_model import LinearModel
+    from captum.attr import Lime
+    from captum.attr._core.lime import get_exp_kernel_similarity_function
+
     parts = split_parts(window_db)
     floor = float(window_db.min())
     lime = Lime(

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from captum.attr import Occlusion
 
 from specinterp import hookimpl
 from specinterp.explaining import CaptumExplainer, positive_int, silence
@@ -37,7 +36,7 @@ class SlidingOcclusion(CaptumExplainer):
                    "Occlusion); one forward pass per patch position and window: 120 at stride [8, 16], "
                    "[8, 8] 1.9x that, [4, 4] 7x")
     options = {"patch": [16, 16], "stride": [8, 16]}
-    attribution = Occlusion
+    attribution = "Occlusion"
     sign = "positive"
 
     def attribute_kwargs(self, windows: torch.Tensor, target: torch.Tensor, options: dict[str, Any]) -> dict[str, Any]:

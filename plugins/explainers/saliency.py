@@ -14,7 +14,6 @@ import math
 from typing import Any
 
 import torch
-from captum.attr import NoiseTunnel, Saliency
 from torch import nn
 
 from specinterp import hookimpl
@@ -35,6 +34,8 @@ class WindowNoiseTunnel:
     has its own standard deviation, ``noise`` times that window's dB range."""
 
     def __init__(self, model: nn.Module) -> None:
+        from captum.attr import NoiseTunnel, Saliency
+
         self.tunnel = NoiseTunnel(Saliency(model))
 
     def attribute(self, windows: torch.Tensor, target: torch.Tensor, noise: float,
@@ -54,7 +55,7 @@ class VanillaSaliency(CaptumExplainer):
     description = "magnitude of the target score's gradient w.r.t. the window (Captum Saliency)"
     requires = frozenset({"gradients"})
     options = {}
-    attribution = Saliency
+    attribution = "Saliency"
     sign = "abs"  # Captum's Saliency already gives the magnitude (abs=True)
 
 

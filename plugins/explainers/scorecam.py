@@ -18,7 +18,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from captum.attr import LayerActivation
 from torch import nn
 
 from specinterp import hookimpl
@@ -62,6 +61,8 @@ def most_varied(activations: torch.Tensor, count: int | None) -> torch.Tensor:
 def score_cam(model: nn.Module, layer: str | nn.Module, windows: torch.Tensor, target: torch.Tensor,
               batch_size: int, channels: int | None = None) -> torch.Tensor:
     """Score-CAM on the layer's grid ``(N, h, w)``, weighing ``channels`` maps per window (``None``: all)."""
+    from captum.attr import LayerActivation
+
     activations = conv_maps(LayerActivation(model, find_layer(model, layer)).attribute(windows), layer_name(model, layer))
     activations = most_varied(activations, channels)
     weights = channel_weights(model, windows, target, activations, batch_size)

@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import base64
 import io
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from html import escape
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 from urllib.parse import quote
 
 import numpy as np
@@ -78,14 +81,21 @@ def data_uri(data: bytes, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def vorbis_bytes(pieces: Iterable[np.ndarray], sample_rate: int) -> bytes:
-    """Ogg Vorbis file contents of mono audio given as consecutive pieces."""
-    buffer = io.BytesIO()
+def tee_vorbis(pieces: Iterable[np.ndarray], sample_rate: int, buffer: io.BytesIO) -> Iterator[np.ndarray]:
+    """Yield mono ``pieces`` unchanged while encoding them as an Ogg Vorbis file into ``buffer``."""
     with sf.SoundFile(buffer, "w", sample_rate, 1, format="OGG", subtype="VORBIS",
                       compression_level=VORBIS_COMPRESSION) as out:
         for piece in pieces:
             for start in range(0, len(piece), VORBIS_BLOCK):
                 out.write(piece[start : start + VORBIS_BLOCK])
+            yield piece
+
+
+def vorbis_bytes(pieces: Iterable[np.ndarray], sample_rate: int) -> bytes:
+    """Ogg Vorbis file contents of mono audio given as consecutive pieces."""
+    buffer = io.BytesIO()
+    for _ in tee_vorbis(pieces, sample_rate, buffer):
+        pass
     return buffer.getvalue()
 
 
@@ -114,17 +124,37 @@ def inlined(explanation: Explanation) -> bool:
 
 def page_tracks(explanation: Explanation, out_dir: Path, stem: str | None = None,
                 audio: str = "embed") -> tuple[list[Track], list[Path]]:
-    """Write the WAVs the page plays; return its players (embedded or linked, see ``audio``) and the paths written."""
-    written = wav.WavRenderer().render(explanation, out_dir, complement=True, stem=stem)
+    """Write the WAVs the page plays; return its players (embedded or linked, see ``audio``) and the paths written.
+
+    Each map's two WAVs are inverted, written and (when embedded) Vorbis-encoded in one pass, the
+    tracks side by side on the machine's cores (the encoder and torch release the GIL).
+    """
     labels = track_labels(explanation)
-    if audio == "embed" and inlined(explanation):
-        rate = explanation.sample_rate
-        uris = [vorbis_uri(wav.samples_in_pieces(explanation.waveform), rate)]
-        uris += [vorbis_uri(sf.blocks(path, VORBIS_BLOCK, dtype="float32"), rate) for path in written]
-        return [Track(lbl, uri) for lbl, uri in zip(labels, uris)], written
-    original = wav.write_wav(Path(out_dir) / f"{stem or explanation.stem}.original.wav",
-                             wav.samples_in_pieces(explanation.waveform), explanation)
-    files = [original] + written
+    embed = audio == "embed" and inlined(explanation)
+    rate = explanation.sample_rate
+
+    def explained(name: str, complement: bool) -> tuple[Path, str]:
+        target = wav.track_path(explanation, out_dir, name, complement, stem)
+        pieces = wav.listen_blocks(explanation, name, complement)
+        if not embed:
+            return wav.write_wav(target, pieces, explanation), ""
+        buffer = io.BytesIO()
+        path = wav.write_wav(target, tee_vorbis(pieces, rate, buffer), explanation)
+        return path, data_uri(buffer.getvalue(), "audio/ogg")
+
+    def original() -> tuple[Path | None, str]:
+        pieces = wav.samples_in_pieces(explanation.waveform)
+        if embed:
+            return None, vorbis_uri(pieces, rate)
+        return wav.write_wav(Path(out_dir) / f"{stem or explanation.stem}.original.wav", pieces, explanation), ""
+
+    jobs = [partial(explained, name, complement) for name in explanation.maps for complement in (False, True)]
+    with ThreadPoolExecutor(max_workers=min(len(jobs) + 1, os.cpu_count() or 1)) as pool:
+        done = [future.result() for future in [pool.submit(original)] + [pool.submit(job) for job in jobs]]
+    written = [path for path, _ in done[1:]]
+    if embed:
+        return [Track(lbl, uri) for lbl, (_, uri) in zip(labels, done)], written
+    files = [path for path, _ in done]
     return [Track(lbl, quote(path.name)) for lbl, path in zip(labels, files)], files
 
 
