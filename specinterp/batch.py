@@ -11,6 +11,10 @@ Scanning. Folders are searched recursively for audio suffixes, skipping hidden f
 (temporary ``.part`` files and the staging folder are hidden) and every file that a manifest
 (:mod:`specinterp.outputs`) in the output folder or in the scanned tree lists as ours.
 
+Explaining. A :class:`Request` (what was asked, plain values) builds a :class:`Producer` (the plugins
+and the model, loaded once) in whichever process explains: the command's own, or each worker process
+of :mod:`specinterp.parallel`. It explains and renders one input at a time into a staging slot.
+
 Placing. Each input's files are rendered into a hidden staging folder under ``OUT`` and moved into
 place only when all were written and none would replace an input of the run, a file written earlier
 in the run, or an existing file (unless ``overwrite``, or ``resume`` and the manifest lists it as ours).
@@ -18,6 +22,7 @@ in the run, or an existing file (unless ``overwrite``, or ``resume`` and the man
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -25,12 +30,15 @@ import tempfile
 import traceback
 from collections import Counter
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 from specinterp.interfaces import SpecinterpError
-from specinterp.outputs import MANIFEST, TEMP_SUFFIX, Manifest
+from specinterp.outputs import TEMP_SUFFIX, Manifest, is_manifest
+
+if TYPE_CHECKING:
+    from specinterp.interfaces import Prediction
 
 MAX_DETAIL = 300  # characters of an unexpected exception's message kept in its one-line reason
 
@@ -88,7 +96,7 @@ def _audio_under(root: Path, ours: set[Path]) -> tuple[list[Path], int]:
     skipped = 0
     for folder, dirs, names in os.walk(root):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
-        if MANIFEST in names:
+        if any(map(is_manifest, names)):
             ours |= Manifest(Path(folder)).outputs()
         for name in names:
             path = Path(folder) / name
@@ -145,11 +153,20 @@ class Staging:
     @contextmanager
     def slot(self) -> Iterator[Path]:
         """An empty folder for one input's files; removed afterwards with whatever was not placed."""
-        path = Path(tempfile.mkdtemp(dir=self.root))
+        path = self.reserve()
         try:
             yield path
         finally:
-            shutil.rmtree(path, ignore_errors=True)
+            release(path)
+
+    def reserve(self) -> Path:
+        """An empty folder for one input's files, kept until :func:`release` (or the end of the run)."""
+        return Path(tempfile.mkdtemp(dir=self.root))
+
+
+def release(slot: Path) -> None:
+    """Remove a staging slot with whatever was not placed."""
+    shutil.rmtree(slot, ignore_errors=True)
 
 
 def staged(slot: Path, returned: Sequence[Path]) -> list[Path]:
@@ -160,11 +177,12 @@ def staged(slot: Path, returned: Sequence[Path]) -> list[Path]:
 
 
 class Placer:
-    """Moves each input's staged files into ``OUT`` under the rules above and records them in the manifest."""
+    """Moves each input's staged files into ``OUT`` under the rules above and records them in the manifest
+    (``rank``: this torchrun rank's own manifest file)."""
 
-    def __init__(self, out: Path, items: Sequence[Item], overwrite: bool, resume: bool):
+    def __init__(self, out: Path, items: Sequence[Item], overwrite: bool, resume: bool, rank: int | None = None):
         self.out = Path(out)
-        self.manifest = Manifest(self.out)
+        self.manifest = Manifest(self.out, rank)
         self.ours = self.manifest.outputs()
         self.inputs = {item.source.resolve() for item in items}
         self.written: dict[Path, Path] = {}
@@ -207,6 +225,92 @@ class Placer:
             except OSError as exc:
                 raise SpecinterpError(f"{item.source}: cannot write {final} ({exc.strerror or exc})") from None
         return [final for _, final in moves]
+
+
+@dataclass(frozen=True)
+class Request:
+    """What ``specinterp explain`` asks of every input, as plain values (it travels to worker processes)."""
+
+    model: str
+    weights: Path | None
+    explainer: str
+    target: str | None
+    renderers: tuple[str, ...]
+    complement: bool
+    audio: str  # the HTML's players: "embed" or "link"
+    hop: int | None
+    options: dict
+    max_duration: float
+    command: str  # the command line, recorded in each report
+
+
+@dataclass
+class Produced:
+    """One input explained and rendered into its slot: what is left to print and place."""
+
+    files: list[Path]
+    prediction: Prediction
+    summary: str  # the explainer's answer in words, or ''
+    seconds: float  # the input's duration
+
+
+class Producer:
+    """A request's plugins and model, loaded once; explains and renders one input at a time."""
+
+    def __init__(self, request: Request):
+        from specinterp import api
+        from specinterp.plugins import registry
+
+        drawers = [registry().get("renderers", name) for name in request.renderers]
+        methods = [registry().get("explainers", name) for name in api.explainer_names(request.explainer)]
+        self.loaded = api.load_model(request.model, request.weights)
+        for method in methods:
+            method.check(self.loaded.module, self.loaded.name)
+        job = {"model": request.model, "weights": str(request.weights.resolve()) if request.weights else None,
+               "target": request.target, "explainer": "+".join(m.name for m in methods), "render": request.renderers,
+               "complement": request.complement, "audio": request.audio, "hop": request.hop,
+               "options": request.options}
+        self.job: dict = json.loads(json.dumps(job, default=str))  # what was asked, as the manifest reads it back
+        self.culprits = {id(part): f"model '{self.loaded.name}'" for part in self.loaded.module.modules()}
+        self.culprits |= {id(m): f"explainer '{m.name}'" for m in methods}
+        self.culprits |= {id(r): f"renderer '{r.name}'" for r in drawers}
+        self.request = request
+
+    def produce(self, item: Item, slot: Path) -> Produced:
+        """Explain ``item`` and render it into ``slot`` (named after its stem); exceptions pass through."""
+        from specinterp import api
+
+        asked = self.request
+        explanation = api.explain(item.source, model=self.loaded, explainer=asked.explainer, target=asked.target,
+                                  hop=asked.hop, options=asked.options, max_duration=asked.max_duration)
+        explanation.command = asked.command
+        written = api.render(explanation, slot, renderers=asked.renderers, complement=asked.complement,
+                             audio=asked.audio, stem=item.stem)
+        return Produced(staged(slot, written), explanation.prediction, explanation.summary,
+                        len(explanation.waveform) / explanation.sample_rate)
+
+    def attempt(self, item: Item, slot: Path) -> Produced | str:
+        """:meth:`produce`, or the one-line reason it failed, whatever was raised (Ctrl-C passes through)."""
+        try:
+            return self.produce(item, slot)
+        except (Exception, SystemExit) as exc:  # one file's failure, wherever it came from
+            return reason(exc, self.culprits)
+
+
+@dataclass
+class Tally:
+    """What a run did: inputs per status (done, earlier, skipped, failed), each failure as
+    ``(input, one-line reason)``, and the seconds of audio explained."""
+
+    counts: Counter = field(default_factory=Counter)
+    failures: list[tuple[Path, str]] = field(default_factory=list)
+    audio: float = 0.0
+
+    def add(self, source: Path, status: str, why: str = "", seconds: float = 0.0) -> None:
+        self.counts[status] += 1
+        if why:
+            self.failures.append((source, why))
+        self.audio += seconds
 
 
 def reason(exc: BaseException, culprits: dict[int, str]) -> str:

@@ -6,10 +6,9 @@ import json
 import os
 import shlex
 import sys
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, NoReturn
+from typing import TYPE_CHECKING, Iterator, NoReturn
 
 import click
 
@@ -86,8 +85,11 @@ def _describe_split(split) -> str:
 @click.option("--resume", is_flag=True,
               help="Skip inputs this command already explained into --out (unchanged, all outputs present); "
                    "redo the rest, replacing only files specinterp wrote.")
+@click.option("--workers", type=click.IntRange(1), default=1, show_default=True,
+              help="Processes explaining files side by side, each with its own copy of the model and "
+                   "cores/N torch threads (docs/scaling.md).")
 def explain(inputs, model, weights, explainer, target, out, renderers, complement, link_audio, hop, layer, filters,
-            extra, max_duration, overwrite, resume) -> None:
+            extra, max_duration, overwrite, resume, workers) -> None:
     """Predict the genre (or tags) of each FILE and explain it: a PNG, WAVs and an HTML report per file under --out.
 
     \b
@@ -103,30 +105,43 @@ def explain(inputs, model, weights, explainer, target, out, renderers, complemen
     \b
     Bad files are reported and skipped; the exit code is 0 when none failed, 1 when some failed,
     2 when all failed or nothing was found to explain; 130 when interrupted (rerun with --resume).
+    Under torchrun each process explains its share of the files (docs/scaling.md).
     """
-    from specinterp import batch
+    from time import perf_counter
+
+    from specinterp import batch, parallel
     from specinterp.outputs import prepare_folder
 
+    started = perf_counter()
     try:
         created = prepare_folder(out)
     except SpecinterpError as exc:
         _stop(str(exc), 2)
+    ranks = parallel.Ranks()
     try:
-        items, failures = batch.scan(inputs, out)
+        items, failures = ranks.share(batch.scan(inputs, out) if ranks.main else None)
         if not items:
-            for path, why in failures:
+            for path, why in failures if ranks.main else []:
                 click.echo(f"Error: {path}: {why}", err=True)
             sys.exit(2)
         total = len(items) + len(failures)
+        request = batch.Request(model, weights, explainer, target, tuple(r.strip() for r in renderers.split(",") if r.strip()),
+                                complement, "link" if link_audio else "embed", hop,
+                                explainer_options(extra, layer, filters), max_duration, command_line())
         try:
-            step = Step.prepare(out, model, weights, explainer, target, renderers, complement,
-                                "link" if link_audio else "embed", hop,
-                                explainer_options(extra, layer, filters), max_duration, overwrite, resume, items)
+            step = Step.prepare(out, request, overwrite, resume, items, ranks.manifest_rank)
         except KeyboardInterrupt:
             _stop("interrupted before any file was explained", 130)
-        counts = step.run_all(items, out, failures)
-        sys.exit(report(counts, failures, total))
+        scanned = batch.Tally(failures=failures if ranks.main else [])  # the inputs that gave no files, counted once
+        tally = ranks.combine(step.run_all(ranks.mine(items), out, scanned, workers), items)
+        if not ranks.main:
+            sys.exit(exit_code(tally, total))
+        code = report(tally, total)
+        if len(items) > 1 and tally.counts["done"]:
+            click.echo(throughput(tally, perf_counter() - started), err=True)
+        sys.exit(code)
     finally:
+        ranks.close()
         if created and out.is_dir() and not any(out.iterdir()):
             out.rmdir()
 
@@ -154,97 +169,117 @@ def explainer_options(extra: tuple[str, ...], layer: str | None, filters: str | 
     return options
 
 
+Outcome = tuple[str, str, float]  # (status: done, earlier, skipped or failed; one-line reason if failed; seconds of audio)
+
+
 @dataclass
 class Step:
-    """Explains one input of a batch, renders it into staging, places its files and prints what happened."""
+    """Decides, explains (here or in worker processes), places and prints each input of a batch."""
 
-    job: dict  # what was asked, as recorded in the manifest
     placer: "batch.Placer"
-    culprits: dict[int, str]  # id(plugin object) -> "explainer 'cam'", to name where an exception came from
+    producer: "batch.Producer"
     redo: bool  # --resume or --overwrite: earlier outputs of this job do not make a file skip
-    explain: Callable
-    render: Callable
-    command: str
 
     @classmethod
-    def prepare(cls, out: Path, model: str, weights: Path | None, explainer: str, target: str | None, renderers: str,
-                complement: bool, audio: str, hop: int | None, options: dict, max_duration: float, overwrite: bool,
-                resume: bool, items: list["batch.Item"]) -> "Step":
-        """Look up the plugins, load the model, and bind what every input shares."""
-        from functools import partial
+    def prepare(cls, out: Path, request: "batch.Request", overwrite: bool, resume: bool, items: list["batch.Item"],
+                rank: int | None = None) -> "Step":
+        """Look up the plugins and load the model (checking them before any work); ``rank``: this torchrun
+        rank's manifest file."""
+        from specinterp import batch
 
-        from specinterp import api, batch
+        return cls(batch.Placer(out, items, overwrite, resume, rank), batch.Producer(request), resume or overwrite)
 
-        chosen = tuple(r.strip() for r in renderers.split(",") if r.strip())
-        drawers = [_registry().get("renderers", name) for name in chosen]
-        methods = [_registry().get("explainers", name) for name in api.explainer_names(explainer)]
-        loaded = api.load_model(model, weights)
-        for method in methods:
-            method.check(loaded.module, loaded.name)
-        job = {"model": model, "weights": str(weights.resolve()) if weights else None, "target": target,
-               "explainer": "+".join(m.name for m in methods), "render": chosen, "complement": complement,
-               "audio": audio, "hop": hop, "options": options}
-        culprits = {id(part): f"model '{loaded.name}'" for part in loaded.module.modules()}
-        culprits |= {id(m): f"explainer '{m.name}'" for m in methods} | {id(r): f"renderer '{r.name}'" for r in drawers}
-        return cls(json.loads(json.dumps(job, default=str)),  # as the manifest reads it back
-                   batch.Placer(out, items, overwrite, resume), culprits, resume or overwrite,
-                   partial(api.explain, model=loaded, explainer=explainer, target=target, hop=hop, options=options,
-                           max_duration=max_duration),
-                   partial(api.render, renderers=chosen, complement=complement, audio=audio), command_line())
+    @property
+    def job(self) -> dict:
+        return self.producer.job
 
-    def run_all(self, items: list["batch.Item"], out: Path, failures: list[tuple[Path, str]]) -> Counter:
-        """Each item in turn, failures appended; the count of each status. Ctrl-C ends the run (exit 130)."""
+    def run_all(self, items: list["batch.Item"], out: Path, tally: "batch.Tally", workers: int = 1) -> "batch.Tally":
+        """Each item, in input order, added to ``tally``; with ``workers`` > 1 and several items, explained in
+        that many worker processes. Ctrl-C ends the run (exit 130)."""
         from tqdm import tqdm
 
         from specinterp import batch
 
-        counts: Counter = Counter()
         try:
-            with batch.Staging(out) as staging:
-                for item in tqdm(items, desc="explain", unit="file", disable=len(items) < 2, file=sys.stderr):
-                    status, why = self.run(item, staging)
-                    counts[status] += 1
-                    if why:
-                        failures.append((item.source, why))
+            with batch.Staging(out) as staging, tqdm(total=len(items), desc="explain", unit="file",
+                                                     disable=len(items) < 2, file=sys.stderr) as bar:
+                outcomes = self._pooled(items, staging, workers) if workers > 1 and len(items) > 1 else \
+                    ((item, self.run(item, staging)) for item in items)
+                for item, outcome in outcomes:
+                    tally.add(item.source, *outcome)
+                    bar.update()
         except KeyboardInterrupt:
-            _stop(f"interrupted with {sum(counts.values())} of {len(items)} files processed; the file in progress "
-                  "left no output (rerun with --resume to go on)", 130)
-        return counts
+            progress = "the file in progress" if workers == 1 else "the files in progress"
+            _stop(f"interrupted with {sum(tally.counts.values())} of {len(items)} files processed; {progress} left "
+                  "no output (rerun with --resume to go on)", 130)
+        return tally
 
-    def run(self, item: "batch.Item", staging: "batch.Staging") -> tuple[str, str]:
-        """``(status, reason)``: status done, earlier (finished by an earlier run), skipped or failed."""
-        from specinterp import batch
+    def run(self, item: "batch.Item", staging: "batch.Staging") -> Outcome:
+        """One item in this process."""
+        decided = self.decide(item)
+        if decided:
+            return self.skip(item, *decided)
+        with staging.slot() as slot:
+            return self.finish(item, self.producer.attempt(item, slot), slot)
 
+    def _pooled(self, items: list["batch.Item"], staging: "batch.Staging",
+                workers: int) -> Iterator[tuple["batch.Item", Outcome]]:
+        """The items explained by ``workers`` processes, placed here, in input order."""
+        from specinterp import batch, parallel
+
+        with parallel.Pool(self.producer.request, workers) as pool:
+            def start(item: "batch.Item") -> parallel.Task:
+                return pool.submit(item, staging.reserve())
+
+            for item, value in parallel.ordered(items, self.decide, start, pool.ahead):
+                if not isinstance(value, parallel.Task):
+                    yield item, self.skip(item, *value)
+                    continue
+                try:
+                    yield item, self.finish(item, value.result(), value.slot)
+                finally:
+                    batch.release(value.slot)
+
+    def decide(self, item: "batch.Item") -> tuple[str, str] | None:
+        """Before any work: ``("earlier", "")`` when --resume finds the item done, ``("skipped", note)`` when
+        outputs of this job exist; None when it is to be explained."""
         if self.placer.resume and self.placer.finished(item, self.job):
             return "earlier", ""
         left = [] if self.redo else self.placer.earlier(item, self.job)
         if left:
-            click.echo(f"{item.source}: skipped: already explained into {left[0]} "
-                       "(--resume skips it quietly, --overwrite redoes it)")
-            return "skipped", ""
-        try:
-            explanation = self.explain(item.source)
-            explanation.command = self.command
-            with staging.slot() as slot:
-                files = batch.staged(slot, self.render(explanation, slot, stem=item.stem))
-                written = self.placer.place(item, files, slot, self.job)
-        except batch.Skipped as note:
+            return "skipped", f"already explained into {left[0]} (--resume skips it quietly, --overwrite redoes it)"
+        return None
+
+    def skip(self, item: "batch.Item", status: str, note: str) -> Outcome:
+        if note:
             click.echo(f"{item.source}: skipped: {note}")
-            return "skipped", ""
-        except (Exception, SystemExit) as exc:  # one file's failure, wherever it came from; Ctrl-C stops the run
-            return "failed", batch.reason(exc, self.culprits)
-        click.echo(f"{item.source}: {headline(explanation.prediction)}")
-        if explanation.prediction.warning:
-            click.echo(f"  warning: {explanation.prediction.warning}")
-        if explanation.summary:
-            click.echo(f"  {explanation.summary}")
+        return status, "", 0.0
+
+    def finish(self, item: "batch.Item", result: "batch.Produced | str", slot: Path) -> Outcome:
+        """Place what was produced for ``item`` (or count its failure) and print what happened."""
+        from specinterp import batch
+
+        if isinstance(result, str):
+            return "failed", result, 0.0
+        try:
+            written = self.placer.place(item, result.files, slot, self.job)
+        except batch.Skipped as note:
+            return self.skip(item, "skipped", str(note))
+        except (Exception, SystemExit) as exc:
+            return "failed", batch.reason(exc, {}), 0.0
+        click.echo(f"{item.source}: {headline(result.prediction)}")
+        if result.prediction.warning:
+            click.echo(f"  warning: {result.prediction.warning}")
+        if result.summary:
+            click.echo(f"  {result.summary}")
         for path in written:
             click.echo(f"  wrote {path}")
-        return "done", ""
+        return "done", "", result.seconds
 
 
-def report(counts: Counter, failures: list[tuple[Path, str]], total: int) -> int:
+def report(tally: "batch.Tally", total: int) -> int:
     """Print the summary (when anything was not simply done) and the failures; return the exit code."""
+    counts, failures = tally.counts, tally.failures
     if failures or counts["earlier"] or counts["skipped"]:
         parts = [f"{counts['done']} done"]
         parts += [f"{counts['earlier']} done before (--resume)"] if counts["earlier"] else []
@@ -252,7 +287,21 @@ def report(counts: Counter, failures: list[tuple[Path, str]], total: int) -> int
         click.echo(", ".join(parts + [f"{len(failures)} failed"]) + (":" if failures else ""), err=True)
         for path, reason in failures:
             click.echo(f"  {reason}" if str(path) in reason else f"  {path}: {reason}", err=True)
-    return 0 if not failures else 2 if len(failures) == total else 1
+    return exit_code(tally, total)
+
+
+def exit_code(tally: "batch.Tally", total: int) -> int:
+    """0 when none failed, 2 when all did, else 1."""
+    return 0 if not tally.failures else 2 if len(tally.failures) == total else 1
+
+
+def throughput(tally: "batch.Tally", seconds: float) -> str:
+    """``explained 40 files (0:20:00 of audio) in 31.2 s: 1.28 files/s, 38.5x real time``."""
+    from specinterp.audio import clock
+
+    done, seconds = tally.counts["done"], max(seconds, 1e-9)
+    return (f"explained {done} file{'' if done == 1 else 's'} ({clock(tally.audio)} of audio) in {seconds:.1f} s: "
+            f"{done / seconds:.2f} files/s, {tally.audio / seconds:.1f}x real time")
 
 
 @cli.command()

@@ -5,12 +5,17 @@ up one that a killed run left behind. The manifest, ``OUT/.specinterp-manifest.j
 line per explained input: the input, the job (what was asked), the input's size and mtime, and the
 outputs written (relative to ``OUT``). ``--resume`` reads it to skip finished inputs, and folder scans
 read it to skip our own outputs.
+
+Under torchrun several processes, perhaps on several machines, write into one ``OUT``: rank R appends
+only to its own ``OUT/.specinterp-manifest.rank<R>.jsonl``, so no file has two writers (appends from two
+machines to one file on a network filesystem can interleave), and every reader reads all of them.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Callable, Iterable
@@ -19,6 +24,8 @@ from specinterp.interfaces import SpecinterpError
 
 TEMP_SUFFIX = ".part"
 MANIFEST = ".specinterp-manifest.jsonl"
+RANK_MANIFEST = ".specinterp-manifest.rank{rank}.jsonl"
+_MANIFEST_NAME = re.compile(r"\.specinterp-manifest(\.rank(\d+))?\.jsonl")
 
 
 def atomic_write(target: Path, write: Callable[[Path], None], protect: Path | None = None) -> Path:
@@ -75,17 +82,19 @@ def prepare_folder(folder: Path, flag: str = "--out") -> bool:
 
 
 class Manifest:
-    """What specinterp wrote in one output folder: one record per explained input, newest last."""
+    """What specinterp wrote in one output folder: one record per explained input, newest last.
 
-    def __init__(self, folder: Path):
+    It reads every manifest file in the folder (the shared one, then each rank's, by rank) and appends
+    to the shared one, or with ``rank`` (under torchrun) to that rank's own. Where two files hold a
+    record of the same input and job, the later file's wins: at worst an unchanged input is redone.
+    """
+
+    def __init__(self, folder: Path, rank: int | None = None):
         self.folder = Path(folder)
-        self.path = self.folder / MANIFEST
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            text = ""
-        self.records = list(_records(text))
-        self._cut = text != "" and not text.endswith("\n")  # a killed run's half line: start a fresh one
+        self.path = self.folder / (MANIFEST if rank is None else RANK_MANIFEST.format(rank=rank))
+        self.records = [record for path in manifest_files(self.folder) for record in _records(_read(path))]
+        own = _read(self.path)
+        self._cut = own != "" and not own.endswith("\n")  # a killed run's half line: start a fresh one
         self._newest = {_key(r["input"], r["job"]): r for r in self.records}
 
     def outputs(self) -> set[Path]:
@@ -115,6 +124,31 @@ class Manifest:
         self._cut = False
         self.records.append(record)
         self._newest[_key(record["input"], job)] = record
+
+
+def is_manifest(name: str) -> bool:
+    """Whether a file name is a manifest's: the shared one or a rank's."""
+    return _MANIFEST_NAME.fullmatch(name) is not None
+
+
+def manifest_files(folder: Path) -> list[Path]:
+    """The manifests in ``folder``: the shared one first, then each rank's, by rank."""
+    by_rank: dict[int, Path] = {}
+    try:
+        for entry in os.scandir(folder):
+            match = _MANIFEST_NAME.fullmatch(entry.name)
+            if match:
+                by_rank[int(match[2] or -1)] = Path(folder) / entry.name
+    except OSError:
+        pass
+    return [by_rank[rank] for rank in sorted(by_rank)]
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 def _key(source: str, job: dict) -> tuple[str, str]:
