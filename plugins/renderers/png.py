@@ -118,10 +118,8 @@ def _draw_captions(fig: "Figure", captions: list[tuple[Verdict, str]]) -> None:
 
 def draw(explanation: Explanation) -> "Figure":
     """The whole figure: a panel per map and the genre timeline (or taggram) strip at the bottom."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure  # not pyplot: no figure manager to load, nothing to close
 
     names = list(explanation.maps)
     cols = 1 if len(names) < 4 else 2
@@ -131,7 +129,8 @@ def draw(explanation: Explanation) -> "Figure":
     captions = _caption_lines(explanation, 12 * cols - 0.3)
     caption = _caption_height(captions)
     height = 4.2 * rows + strip_height + TITLE_INCHES + caption
-    fig = plt.figure(figsize=(12 * cols, height), constrained_layout=True)
+    fig = Figure(figsize=(12 * cols, height), layout="constrained")
+    FigureCanvasAgg(fig)
     fig.get_layout_engine().set(rect=(0.0, 0.0, 1.0, 1.0 - (TITLE_INCHES + caption) / height))  # title, captions
     grid = fig.add_gridspec(rows + 1, cols, height_ratios=[6] * rows + [strip_height])
     strip = fig.add_subplot(grid[rows, :])
@@ -147,16 +146,11 @@ def draw(explanation: Explanation) -> "Figure":
 
 def png_bytes(explanation: Explanation, width: int | None = None) -> bytes:
     """The figure of :func:`draw` encoded as PNG, at ``DPI`` or, with ``width``, at most ``width`` pixels wide."""
-    import matplotlib.pyplot as plt
-
     fig = draw(explanation)
-    try:
-        dpi = DPI if width is None else min(DPI, width / fig.get_size_inches()[0])
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=dpi)
-        return buffer.getvalue()
-    finally:
-        plt.close(fig)
+    dpi = DPI if width is None else min(DPI, width / fig.get_size_inches()[0])
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
 
 
 def display_png(explanation: Explanation) -> bytes:
@@ -221,12 +215,12 @@ def runs(windows: list[tuple[float, float, str, float]]) -> list[tuple[float, fl
 def _draw_timeline(ax: "Axes", explanation: Explanation) -> None:
     """One span per window in its top genre's colour (opaque when sure), genre names on runs at least
     1/``MAX_LABELS`` of the song wide (so at most ``MAX_LABELS``), and a legend of the genres present."""
-    import matplotlib.pyplot as plt
+    from matplotlib import colormaps
     from matplotlib.colors import to_rgba
     from matplotlib.patches import Patch
 
     classes = explanation.prediction.classes
-    colours = {genre: plt.get_cmap("tab10")(i % 10) for i, genre in enumerate(classes)}
+    colours = {genre: colormaps["tab10"](i % 10) for i, genre in enumerate(classes)}
     windows = spans(explanation)
     ax.broken_barh([(start, end - start) for start, end, _, _ in windows], (0, 1),
                    facecolors=[to_rgba(colours[g], 0.35 + 0.65 * p) for _, _, g, p in windows], linewidth=0)
