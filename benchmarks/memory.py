@@ -1,29 +1,28 @@
 """Peak memory and time of `specinterp explain` on long audio (the CLI in a child process).
 
-    python benchmarks/memory.py [--hours 2] [--explainer cam] [--render png,wav,html]
+    python benchmarks/memory.py [--hours 1] [--explainer cam] [--render png,wav,html] [--smoke]
 
 Writes a WAV of the given length (seeded tones, noise and beats, 22050 Hz, 16-bit) to a temporary
-folder, explains it, and records the child's peak resident memory (getrusage ru_maxrss), its wall
-time and what it wrote in benchmarks/results/memory.json.
+folder, explains it, and records the child's peak resident memory (getrusage ru_maxrss), its wall and
+CPU seconds and what it wrote (``record.append("memory", ...)``; the issue's target for one hour with
+cam: <= 60 s and <= 1.5 GiB). ``--smoke``: 30 seconds of audio, not recorded.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import resource
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-REPO = Path(__file__).resolve().parents[1]
+import record
+
 RATE = 22050
 
 
@@ -39,36 +38,32 @@ def write_long_song(path: Path, seconds: float, seed: int = 0) -> None:
             f.write(x[: int(min(60, seconds - 60 * minute) * RATE)].astype(np.float32))
 
 
-def git_commit() -> str:
-    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO).stdout.strip()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--hours", type=float, default=2.0)
+    parser.add_argument("--hours", type=float, default=1.0)
     parser.add_argument("--explainer", default="cam")
     parser.add_argument("--model", default="camcnn")
     parser.add_argument("--render", default="png,wav,html")
-    parser.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "memory.json")
+    parser.add_argument("--smoke", action="store_true", help="30 s of audio, not recorded")
     args = parser.parse_args()
+    hours = 30 / 3600 if args.smoke else args.hours
     with tempfile.TemporaryDirectory() as folder:
         song = Path(folder) / "long.wav"
-        write_long_song(song, args.hours * 3600)
+        write_long_song(song, hours * 3600)
         began = time.perf_counter()
         run = subprocess.run([sys.executable, "-m", "specinterp", "explain", "--model", args.model, "--explainer",
                               args.explainer, "--render", args.render, "--out", str(Path(folder) / "out"), str(song)],
                              capture_output=True, text=True)
         seconds = time.perf_counter() - began
-        peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         written = sorted(p.name for p in (Path(folder) / "out").glob("*")) if run.returncode == 0 else []
-    result = {"hours": args.hours, "model": args.model, "explainer": args.explainer, "render": args.render,
-              "exit_code": run.returncode, "peak_rss_mib": round(peak_mib), "wall_seconds": round(seconds, 1),
-              "written": written, "stderr_tail": run.stderr.strip().splitlines()[-3:] if run.returncode else [],
-              "date": date.today().isoformat(), "commit": git_commit(),
-              "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, 2 cores (shared)"}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    if run.returncode:
+        sys.exit(f"specinterp explain failed: {run.stderr.strip().splitlines()[-3:]}")
+    figures = {"hours": hours, "model": args.model, "explainer": args.explainer, "render": args.render,
+               "peak_rss_mib": round(usage.ru_maxrss / 1024), "wall_s": round(seconds, 1),
+               "cpu_s": round(usage.ru_utime + usage.ru_stime, 1), "written": written}
+    print(f"{hours:g} h: {figures['wall_s']} s wall, {figures['cpu_s']} s CPU, peak RSS {figures['peak_rss_mib']} MiB")
+    record.append("memory", figures, args.smoke)
 
 
 if __name__ == "__main__":
