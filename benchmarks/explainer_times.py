@@ -12,66 +12,28 @@ wall time is at most the CPU time. The load average at the start is recorded wit
 ``--repeat N`` each figure is the least of N runs (the one the other jobs disturbed least).
 
 The record (date, commit, machine, load, versions, input, seconds) is printed and appended as one JSON
-line to benchmarks/results/explainer_times.jsonl. ``--smoke``: a 3 s synthesized input and the
+line to benchmarks/results/explainer_times.jsonl (benchmarks/record.py). ``--smoke``: a 3 s synthesized input and the
 explainers' parts only, printed and not recorded (a check, in CI time, that every explainer runs).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 import soundfile as sf
 
+import record
 from specinterp import api, audio, frontend, inference
 from specinterp.plugins import registry
 
-REPO = Path(__file__).resolve().parents[1]
-GTZAN_CLIP = REPO.parent / "shared" / "gtzan" / "country" / "country.00003.ogg"
-RESULTS = REPO / "benchmarks" / "results" / "explainer_times.jsonl"
-RATE = 22050
-
-
-def synthesized(seconds: float, seed: int = 0) -> np.ndarray:
-    """Seeded test music at 22050 Hz: a new chord every second, kick and hi-hat on eighth notes, noise."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * RATE)) / RATE
-    roots = rng.uniform(110, 440, int(np.ceil(seconds)))[t.astype(int)]
-    chord = sum(np.sin(2 * np.pi * roots * ratio * t) for ratio in (1.0, 1.25, 1.5)) / 3
-    beat = (t * 4) % 1.0  # phase within an eighth note at 120 bpm
-    kick = np.sin(2 * np.pi * 60 * t) * np.exp(-30 * beat) * (np.floor(t * 4) % 2 == 0)
-    hat = rng.standard_normal(len(t)) * np.exp(-80 * beat) * 0.3
-    return (0.3 * chord + 0.5 * kick + 0.2 * hat + 0.02 * rng.standard_normal(len(t))).astype(np.float32)
-
-
-def git_commit() -> str:
-    """Short commit, ``+dirty`` when tracked files differ from it."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=REPO).stdout.strip()
-
-    dirty = git("status", "--porcelain", "--untracked-files=no")
-    return git("rev-parse", "--short", "HEAD") + ("+dirty" if dirty else "")
-
-
-def versions() -> dict[str, str]:
-    import captum
-    import torch
-
-    import specinterp
-
-    return {"python": platform.python_version(), "torch": torch.__version__, "captum": captum.__version__,
-            "numpy": np.__version__, "specinterp": specinterp.__version__,
-            "torch_threads": str(torch.get_num_threads())}
+GTZAN_CLIP = record.GTZAN / "country" / "country.00003.ogg"
 
 
 def children_cpu() -> float:
@@ -122,36 +84,24 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs per figure; the least is recorded")
     parser.add_argument("--smoke", action="store_true",
                         help="3 s synthesized input, explainers' parts only, not recorded")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="JSON-lines file the record is appended to")
     args = parser.parse_args()
     names = args.explainers or sorted(registry().explainers)
-    load = [round(v, 2) for v in os.getloadavg()]
     with tempfile.TemporaryDirectory() as folder:
         if GTZAN_CLIP.exists() and not args.smoke:
             clip, described = GTZAN_CLIP, "GTZAN country.00003 (30 s)"
         else:
             seconds = 3.0 if args.smoke else 30.0
             clip, described = Path(folder) / "synthesized.wav", f"synthesized {seconds:g} s, seed 0"
-            sf.write(clip, synthesized(seconds), RATE, subtype="PCM_16")
-        print(f"{described}, model {args.model}, load average {load}", flush=True)
+            sf.write(clip, record.synthesized(seconds), record.RATE, subtype="PCM_16")
+        print(f"{described}, model {args.model}, load average {os.getloadavg()}", flush=True)
         parts = [explainer_seconds(names, args.model, clip) for _ in range(args.repeat)]
         explain, windows = {name: fastest([run[name] for run, _ in parts]) for name in names}, parts[0][1]
         command = {} if args.smoke else {name: fastest([command_seconds(name, args.model, clip, Path(folder) / str(run))
                                                         for run in range(args.repeat)]) for name in names}
-    record = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "commit": git_commit(),
-        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, {os.cpu_count()} cores",
-        "load_average_1_5_15": load, "versions": versions(), "input": described, "model": args.model,
-        "windows": windows, "repeat": args.repeat,
-        "explainers": {name: {"explainer_s": explain[name], "command_s": command.get(name),
-                              "options": registry().get("explainers", name).options} for name in names},
-    }
-    print(json.dumps(record))
-    if not args.smoke:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        with args.out.open("a") as f:
-            f.write(json.dumps(record) + "\n")
-        print(f"appended to {args.out}")
+    figures = {"input": described, "model": args.model, "windows": windows, "repeat": args.repeat,
+               "explainers": {name: {"explainer_s": explain[name], "command_s": command.get(name),
+                                     "options": registry().get("explainers", name).options} for name in names}}
+    record.append("explainer_times", figures, args.smoke)
 
 
 if __name__ == "__main__":
