@@ -116,9 +116,20 @@ def kernel_figures(name: str, layer: nn.Module, shape: tuple[int, ...], count: i
             kernel_alone(layer, x, False)()
         seconds = {layout: best(kernel_alone(layer, x, flag), repeat) for layout, flag in layouts.items()}
     fastest = min(seconds, key=seconds.get)
-    return {"name": name, "kind": type(layer).__name__, "input": [count, *shape],
-            "gflop": round(counter.get_total_flops() / 1e9, 3), "seconds": {k: round(v, 5) for k, v in seconds.items()},
-            "layout": fastest, "best_s": round(seconds[fastest], 5)}
+    flops = counter.get_total_flops()
+    return {"name": name, "kind": type(layer).__name__, "input": [count, *shape], "gflop": round(flops / 1e9, 4),
+            "seconds": {k: round(v, 6) for k, v in seconds.items()}, "layout": fastest,
+            "best_s": round(seconds[fastest], 6), "gflops": round(flops / 1e9 / seconds[fastest], 1)}
+
+
+def bound_layers(module: nn.Module, windows: win.Windows, repeat: int) -> list[dict]:
+    """:func:`kernel_figures` of every Conv / Linear call of the forward, on all the windows, printed."""
+    layers = [kernel_figures(name, layer, shape, len(windows), repeat)
+              for name, layer, shape in kernel_calls(module, torch.from_numpy(windows[:1]))]
+    for layer in layers:
+        print(f"  {layer['name']:<40} {layer['kind']:<7} {str(layer['input']):<22} {layer['gflop']:8.3f} GFLOP "
+              f"{layer['best_s']:8.4f} s ({layer['layout']}, {layer['gflops']:6.1f} GFLOP/s)", flush=True)
+    return layers
 
 
 def matmul_gflops(size: int, repeat: int) -> float:
@@ -230,15 +241,11 @@ def main() -> None:
     predict = partial(inference.window_outputs, loaded.module, windows, multilabel=loaded.multilabel)
     first = seconds_of(predict)  # before anything else runs the model, as in a command-line run
     print(f"{args.model}: {len(windows)} windows {list(windows[:1].shape[1:])} of a {seconds:g} s song "
-          f"(hop {loaded.frontend.window_hop}), {torch.get_num_threads()} threads; first call {first:.3f} s", flush=True)
+          f"(hop {loaded.frontend.window_hop}), {torch.get_num_threads()} threads", flush=True)
 
     flops = forward_flops(loaded.module, windows)
-    layers = [kernel_figures(name, layer, shape, len(windows), repeat)
-              for name, layer, shape in kernel_calls(loaded.module, torch.from_numpy(windows[:1]))]
+    layers = bound_layers(loaded.module, windows, repeat)
     bound = sum(layer["best_s"] for layer in layers)
-    for layer in layers:
-        print(f"  {layer['name']:<32} {layer['kind']:<7} {str(layer['input']):<22} {layer['gflop']:8.3f} GFLOP "
-              f"{layer['best_s']:8.4f} s ({layer['layout']}, {layer['gflop'] / layer['best_s']:6.1f} GFLOP/s)")
     gflops = matmul_gflops(matrix, repeat)
 
     runs: dict[str, Run] = {"predict": predict}
@@ -247,7 +254,7 @@ def main() -> None:
                      for name, setting in variant_settings(len(windows)).items()})
     timed = {name: summary(s, bound) for name, s in interleaved(runs, repeat).items()}
     forward = timed.pop("predict")
-    print(f"forward (window_outputs) {forward['min']:.3f} s best, {forward['median']:.3f} s median; "
+    print(f"forward (window_outputs) {forward['min']:.3f} s best, {forward['median']:.3f} s median, first call {first:.3f} s; "
           f"{flops / 1e9:.2f} GFLOP -> {flops / 1e9 / forward['min']:.1f} GFLOP/s")
     print(f"bound (its Conv/Linear alone) {bound:.3f} s; matmul {gflops:.1f} GFLOP/s")
     print(f"forward / bound: {forward['ratio_bound']:.2f} (target <= 2)")
