@@ -174,6 +174,9 @@ class LogMel(nn.Module):
         return torch.log(mel + self.config.log_offset)
 
 
+INVERSION_BLOCK_FRAMES = 1024  # about 24 s at hop 512: the STFT, mask and output of one block stay near 60 MB
+
+
 def block_ranges(frames: int, block_frames: int, margin: int, hop: int, samples: int):
     """For blocks of ``block_frames`` STFT frames: ``(start, stop, lo, first_sample, last_sample)``, where
     frames ``lo ..`` are computed from ``samples[first_sample:last_sample]`` (``margin`` frames of
@@ -255,7 +258,7 @@ def mask_inverter(config: FrontendConfig = DEFAULT) -> MaskInverter:
 
 
 def masked_blocks(waveform: np.ndarray, mel_mask: np.ndarray, config: FrontendConfig = DEFAULT,
-                  block_frames: int = 4096) -> Iterator[np.ndarray]:
+                  block_frames: int = INVERSION_BLOCK_FRAMES) -> Iterator[np.ndarray]:
     """The masked waveform, in consecutive pieces of ``block_frames`` STFT frames (float32).
 
     Each block is inverted with a margin of frames on both sides that covers the window's reach, and
@@ -279,7 +282,7 @@ def masked_blocks(waveform: np.ndarray, mel_mask: np.ndarray, config: FrontendCo
 
 
 def apply_mask(waveform: np.ndarray, mel_mask: np.ndarray, config: FrontendConfig = DEFAULT,
-               block_frames: int = 4096) -> np.ndarray:
+               block_frames: int = INVERSION_BLOCK_FRAMES) -> np.ndarray:
     """The whole masked waveform (see :func:`masked_blocks`), same length as ``waveform``."""
     return np.concatenate(list(masked_blocks(waveform, mel_mask, config, block_frames)))
 
