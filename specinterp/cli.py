@@ -125,9 +125,10 @@ def explain(inputs, model, weights, explainer, target, out, renderers, complemen
                 click.echo(f"Error: {path}: {why}", err=True)
             sys.exit(2)
         total = len(items) + len(failures)
-        request = batch.Request(model, weights, explainer, target, tuple(r.strip() for r in renderers.split(",") if r.strip()),
-                                complement, "link" if link_audio else "embed", hop,
-                                explainer_options(extra, layer, filters), max_duration, command_line())
+        chosen = tuple(r.strip() for r in renderers.split(",") if r.strip())
+        request = batch.Request(model, weights, explainer, target, chosen, complement,
+                                "link" if link_audio else "embed", hop, explainer_options(extra, layer, filters),
+                                max_duration, command_line())
         try:
             step = Step.prepare(out, request, overwrite, resume, items, ranks.manifest_rank)
         except KeyboardInterrupt:
@@ -169,7 +170,7 @@ def explainer_options(extra: tuple[str, ...], layer: str | None, filters: str | 
     return options
 
 
-Outcome = tuple[str, str, float]  # (status: done, earlier, skipped or failed; one-line reason if failed; seconds of audio)
+Outcome = tuple[str, str, float]  # (done, earlier, skipped or failed; the reason it failed, or ''; seconds of audio)
 
 
 @dataclass
@@ -196,15 +197,17 @@ class Step:
     def run_all(self, items: list["batch.Item"], out: Path, tally: "batch.Tally", workers: int = 1) -> "batch.Tally":
         """Each item, in input order, added to ``tally``; with ``workers`` > 1 and several items, explained in
         that many worker processes. Ctrl-C ends the run (exit 130)."""
+        from contextlib import closing
+
         from tqdm import tqdm
 
         from specinterp import batch
 
         try:
             with batch.Staging(out) as staging, tqdm(total=len(items), desc="explain", unit="file",
-                                                     disable=len(items) < 2, file=sys.stderr) as bar:
-                outcomes = self._pooled(items, staging, workers) if workers > 1 and len(items) > 1 else \
-                    ((item, self.run(item, staging)) for item in items)
+                                                     disable=len(items) < 2, file=sys.stderr) as bar, \
+                    closing(self._pooled(items, staging, workers) if workers > 1 and len(items) > 1 else
+                            ((item, self.run(item, staging)) for item in items)) as outcomes:  # workers end first
                 for item, outcome in outcomes:
                     tally.add(item.source, *outcome)
                     bar.update()

@@ -121,12 +121,10 @@ def ordered(items: Iterable[Item], decide: Callable[[Item], T | None], start: Ca
     source = iter(items)
     running = 0
     while True:
-        for item in source:
+        while running < ahead and (item := next(source, None)) is not None:
             decision = decide(item)
             queue.append((item, start(item), True) if decision is None else (item, decision, False))
             running += decision is None
-            if running >= ahead:
-                break
         if not queue:
             return
         item, value, started = queue.popleft()
