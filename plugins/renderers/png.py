@@ -33,6 +33,7 @@ TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)  # second
 MAX_TIME_TICKS = 12
 MAX_LABELS = 20  # genre names written on the timeline strip, at most
 DPI = 110
+PNG_COMPRESSION = 3  # zlib level of the PNG written: 10 % larger than level 6, 40 % faster to encode
 DISPLAY_WIDTH = 1320  # pixels: the widest a page shows the figure (a one-column figure at DPI)
 DISPLAY_COLOURS = 256  # palette of the page's copy
 DISPLAY_PERCENTILE = 99.5  # the colour scale saturates here (the maps stay 0-1 in the files)
@@ -144,12 +145,13 @@ def draw(explanation: Explanation) -> "Figure":
     return fig
 
 
-def png_bytes(explanation: Explanation, width: int | None = None) -> bytes:
-    """The figure of :func:`draw` encoded as PNG, at ``DPI`` or, with ``width``, at most ``width`` pixels wide."""
+def png_bytes(explanation: Explanation, width: int | None = None, compression: int = PNG_COMPRESSION) -> bytes:
+    """The figure of :func:`draw` encoded as PNG (zlib level ``compression``), at ``DPI`` or, with
+    ``width``, at most ``width`` pixels wide."""
     fig = draw(explanation)
     dpi = DPI if width is None else min(DPI, width / fig.get_size_inches()[0])
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
+    fig.savefig(buffer, format="png", dpi=dpi, pil_kwargs={"compress_level": compression})
     return buffer.getvalue()
 
 
@@ -158,7 +160,7 @@ def display_png(explanation: Explanation) -> bytes:
     ``DISPLAY_COLOURS`` (about a quarter of the full figure's bytes, alike to the eye)."""
     from PIL import Image
 
-    image = Image.open(io.BytesIO(png_bytes(explanation, DISPLAY_WIDTH))).convert("RGB")
+    image = Image.open(io.BytesIO(png_bytes(explanation, DISPLAY_WIDTH, compression=1))).convert("RGB")
     buffer = io.BytesIO()
     image.quantize(DISPLAY_COLOURS, method=Image.Quantize.FASTOCTREE).save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
