@@ -36,9 +36,9 @@ import argparse
 import copy
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Callable
 
 import numpy as np
 import record
@@ -147,7 +147,7 @@ def bound_layers(module: nn.Module, windows: win.Windows, repeat: int) -> list[d
     layers = [kernel_figures(name, layer, shape, len(windows), repeat)
               for name, layer, shape in kernel_calls(module, torch.from_numpy(windows[:1]))]
     for layer in layers:
-        print(f"  {layer['name']:<40} {layer['kind']:<7} {str(layer['input']):<22} {layer['gflop']:8.3f} GFLOP "
+        print(f"  {layer['name']:<40} {layer['kind']:<7} {layer['input']!s:<22} {layer['gflop']:8.3f} GFLOP "
               f"{layer['best_s']:8.4f} s ({layer['layout']}, {layer['gflops']:6.1f} GFLOP/s); "
               f"{layer['best_any_s']:8.4f} s ({layer['best_any']})", flush=True)
     return layers

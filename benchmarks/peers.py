@@ -28,8 +28,8 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Callable
 from importlib.util import find_spec
-from typing import Callable
 
 import numpy as np
 import record
