@@ -19,7 +19,7 @@ from specinterp.plugins import registry
 from specinterp.samples import Samples
 from specinterp.weights import LoadedModel, resolve
 
-EXPLAIN_BATCH = 32
+EXPLAIN_BATCH = 16  # windows per explainer call (as many per forward pass as predict's batches)
 ModelLike = Union[str, LoadedModel, nn.Module]
 
 

@@ -466,7 +466,6 @@ def assess(model, weights, explainer, data, dataset, split_name, part, limit, me
     if not clips:
         raise SpecinterpError(f"split {split.name} has no clips in its {part} part")
     loaded = resolve(model, weights, None if weights else _shipped_variant(model, (ds.name, split.name)))
-    loaded.module.to(memory_format=torch.channels_last)  # weights only: about twice as fast on CPU convolutions
     names = sorted(reg.explainers) if explainer == "all" else [n.strip() for n in explainer.split(",") if n.strip()]
     chosen, skipped = explainer_jobs(names, loaded, reg, explainer_options(extra, layer, None), reference)
     metrics = [reg.get("metrics", n.strip()) for n in metric_names.split(",")] if metric_names else list(reg.metrics.values())

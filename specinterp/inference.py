@@ -24,23 +24,29 @@ def model_name(module: nn.Module) -> str:
     return getattr(module, "model_name", None) or type(module).__name__
 
 
-def window_outputs(module: nn.Module, data: np.ndarray | torch.Tensor | win.Windows, batch_size: int = 64,
+PREDICT_BATCH = 16  # windows per forward pass: a batch's activations stay in cache (64 was 1.5-2x slower on CPU)
+
+
+def window_outputs(module: nn.Module, data: np.ndarray | torch.Tensor | win.Windows, batch_size: int = PREDICT_BATCH,
                    multilabel: bool = False) -> np.ndarray:
     """Per window ``(N, C)`` for windows ``(N, 1, n_mels, frames)``: log-softmax, or with
     ``multilabel`` the sigmoid probabilities. :class:`~specinterp.windows.Windows` are cut one batch
-    at a time. NaN or infinite logits raise :class:`SpecinterpError`."""
+    at a time and passed channels-last (as loaded models hold their weights, see
+    :func:`specinterp.weights.resolve`). NaN or infinite logits raise :class:`SpecinterpError`."""
     device = next(module.parameters()).device
     out = []
-    with torch.no_grad():
+    with torch.inference_mode():
         for start in range(0, len(data), batch_size):
-            logits = module(torch.as_tensor(data[start : start + batch_size], dtype=torch.float32).to(device))
+            batch = torch.as_tensor(data[start : start + batch_size], dtype=torch.float32).to(device)
+            logits = module(batch.contiguous(memory_format=torch.channels_last) if batch.dim() == 4 else batch)
             if not bool(torch.isfinite(logits).all()):
                 raise SpecinterpError(f"model '{model_name(module)}' gave NaN or infinite outputs for this input")
             out.append((torch.sigmoid(logits) if multilabel else torch.log_softmax(logits, dim=1)).cpu())
     return torch.cat(out).numpy()
 
 
-def window_logprobs(module: nn.Module, data: np.ndarray | torch.Tensor | win.Windows, batch_size: int = 64) -> np.ndarray:
+def window_logprobs(module: nn.Module, data: np.ndarray | torch.Tensor | win.Windows,
+                    batch_size: int = PREDICT_BATCH) -> np.ndarray:
     """Log-softmax per window ``(N, C)`` for windows ``(N, 1, n_mels, frames)``."""
     return window_outputs(module, data, batch_size)
 
