@@ -269,3 +269,22 @@ def test_render_passes_each_renderer_its_declared_options(explanation, tmp_path)
     assert sorted(p.name for p in written) == ["song.cam.complement.wav", "song.cam.png", "song.cam.wav"]
     covered = render(explanation, tmp_path / "b", ("wav", "html"))
     assert sorted(p.name for p in covered) == ["song.cam.complement.wav", "song.cam.html", "song.cam.wav"]
+
+
+def test_png_and_html_of_one_explanation_draw_the_figure_once(explanation, tmp_path, monkeypatch):
+    drawn = []
+    original = png.draw
+    monkeypatch.setattr(png, "draw", lambda e: drawn.append(e) or original(e))
+    one = dataclasses.replace(explanation)  # a fresh object: nothing cached for it
+    api.render(one, tmp_path / "a", ("png", "html"))
+    assert len(drawn) == 1
+    page = (tmp_path / "a" / f"{one.stem}.{one.explainer}.html").read_text()
+    shown = Image.open(io.BytesIO(decode_data_uri(re.search(r'<img[^>]+src="([^"]+)"', page).group(1))))
+    full = Image.open(tmp_path / "a" / f"{one.stem}.{one.explainer}.png")
+    assert shown.size == full.size and shown.mode == "P"  # the page's copy: the same figure in a palette
+    changed = dataclasses.replace(one, maps={name: 1.0 - value for name, value in one.maps.items()})
+    api.render(changed, tmp_path / "b", ("png",))
+    assert len(drawn) == 2  # another explanation (or another map) is drawn anew
+    wide = several_maps(one)
+    assert Image.open(io.BytesIO(png.display_png(wide))).width == png.DISPLAY_WIDTH < Image.open(
+        io.BytesIO(png.figure_png(wide))).width

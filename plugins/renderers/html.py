@@ -212,10 +212,10 @@ def _summary(explanation: Explanation) -> str:
     return f"<h2>In words</h2><p>{escape(explanation.summary)}</p>" if explanation.summary else ""
 
 
-def _figure(explanation: Explanation) -> str:
+def _figure(explanation: Explanation, image: bytes | None = None) -> str:
     strip = "taggram" if explanation.prediction.multilabel else "genre timeline"
     alt = f"{explanation.explainer} maps over the log-mel spectrogram, with the {strip}"
-    return f'<img alt="{escape(alt)}" src="{data_uri(png.display_png(explanation), "image/png")}">'
+    return f'<img alt="{escape(alt)}" src="{data_uri(image or png.display_png(explanation), "image/png")}">'
 
 
 def _top(explanation: Explanation) -> str:
@@ -261,20 +261,22 @@ def _provenance(explanation: Explanation) -> str:
             f"<tr><th>target</th><td>{escape(explanation.target_name)}</td></tr></table>")
 
 
-def fragment(explanation: Explanation, tracks: list[Track], note: str = "") -> str:
-    """The report as an HTML fragment (its CSS scoped to ``.specinterp``)."""
-    parts = [_headline(explanation), _verdicts(explanation), _summary(explanation), _figure(explanation), _players(tracks, note),
+def fragment(explanation: Explanation, tracks: list[Track], note: str = "", image: bytes | None = None) -> str:
+    """The report as an HTML fragment (its CSS scoped to ``.specinterp``); ``image``: the figure's PNG
+    (default: drawn here, :func:`png.display_png`)."""
+    parts = [_headline(explanation), _verdicts(explanation), _summary(explanation), _figure(explanation, image),
+             _players(tracks, note),
              _top(explanation), _timeline(explanation), _provenance(explanation)]
     return f'<div class="specinterp"><style>{CSS}</style>{"".join(parts)}</div>'
 
 
-def document(explanation: Explanation, tracks: list[Track], note: str = "") -> str:
+def document(explanation: Explanation, tracks: list[Track], note: str = "", image: bytes | None = None) -> str:
     """A whole HTML page around :func:`fragment`."""
     name = escape(Path(explanation.source).name)
     return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{name}: {escape(explanation.explainer)} explanation</title></head>"
-            f"<body>{fragment(explanation, tracks, note)}</body></html>\n")
+            f"<body>{fragment(explanation, tracks, note, image)}</body></html>\n")
 
 
 def notebook_html(explanation: Explanation) -> str:
@@ -302,8 +304,10 @@ class HtmlRenderer(Renderer):
         """
         if audio not in AUDIO_MODES:
             raise SpecinterpError(f"html renderer: audio must be 'embed' or 'link', not {audio!r}")
-        tracks, written = page_tracks(explanation, out_dir, stem, audio)
-        page = document(explanation, tracks, link_note(explanation, audio))
+        with ThreadPoolExecutor(max_workers=1) as pool:  # the figure (Python) drawn while the tracks encode (C)
+            image = pool.submit(png.display_png, explanation)
+            tracks, written = page_tracks(explanation, out_dir, stem, audio)
+        page = document(explanation, tracks, link_note(explanation, audio), image.result())
         target = Path(out_dir) / f"{stem or explanation.stem}.{explanation.explainer}{self.suffix}"
         return written + [atomic_write(target, lambda tmp: tmp.write_text(page, encoding="utf-8"),
                                        protect=Path(explanation.source))]

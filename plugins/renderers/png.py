@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import textwrap
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,7 +35,7 @@ MAX_TIME_TICKS = 12
 MAX_LABELS = 20  # genre names written on the timeline strip, at most
 DPI = 110
 PNG_COMPRESSION = 3  # zlib level of the PNG written: 10 % larger than level 6, 40 % faster to encode
-DISPLAY_WIDTH = 1320  # pixels: the widest a page shows the figure (a one-column figure at DPI)
+DISPLAY_WIDTH = 1320  # pixels: the widest a page shows the figure (a one-column figure at DPI is as wide)
 DISPLAY_COLOURS = 256  # palette of the page's copy
 DISPLAY_PERCENTILE = 99.5  # the colour scale saturates here (the maps stay 0-1 in the files)
 MIN_DISPLAY_TOP = 0.05
@@ -145,22 +146,43 @@ def draw(explanation: Explanation) -> "Figure":
     return fig
 
 
-def png_bytes(explanation: Explanation, width: int | None = None, compression: int = PNG_COMPRESSION) -> bytes:
-    """The figure of :func:`draw` encoded as PNG (zlib level ``compression``), at ``DPI`` or, with
-    ``width``, at most ``width`` pixels wide."""
+def png_bytes(explanation: Explanation) -> bytes:
+    """The figure of :func:`draw` encoded as PNG at ``DPI``."""
     fig = draw(explanation)
-    dpi = DPI if width is None else min(DPI, width / fig.get_size_inches()[0])
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, pil_kwargs={"compress_level": compression})
+    fig.savefig(buffer, format="png", dpi=DPI, pil_kwargs={"compress_level": PNG_COMPRESSION})
     return buffer.getvalue()
 
 
+def fingerprint(explanation: Explanation) -> tuple:
+    """What the figure shows, cheaply compared: another value or map array in a field gives another one."""
+    return (explanation.source, explanation.model, explanation.weights, explanation.explainer, explanation.target,
+            explanation.summary, id(explanation.spectrogram), id(explanation.prediction),
+            tuple((name, id(value)) for name, value in explanation.maps.items()))
+
+
+_newest: list[tuple[weakref.ref, tuple, bytes]] = []  # the newest figure drawn: its explanation, fingerprint, PNG
+
+
+def figure_png(explanation: Explanation) -> bytes:
+    """:func:`png_bytes` of the explanation; the newest figure is kept while its explanation lives
+    unchanged, so the png and html renderers of one explanation draw it once."""
+    if _newest and _newest[0][0]() is explanation and _newest[0][1] == fingerprint(explanation):
+        return _newest[0][2]
+    data = png_bytes(explanation)
+    _newest[:] = [(weakref.ref(explanation), fingerprint(explanation), data)]
+    return data
+
+
 def display_png(explanation: Explanation) -> bytes:
-    """The figure for a page: drawn at most ``DISPLAY_WIDTH`` pixels wide, in an adaptive palette of
-    ``DISPLAY_COLOURS`` (about a quarter of the full figure's bytes, alike to the eye)."""
+    """The figure for a page: :func:`figure_png` at most ``DISPLAY_WIDTH`` pixels wide (a one-column
+    figure is that wide already), in an adaptive palette of ``DISPLAY_COLOURS`` (about a third of the
+    full figure's bytes, alike to the eye)."""
     from PIL import Image
 
-    image = Image.open(io.BytesIO(png_bytes(explanation, DISPLAY_WIDTH, compression=1))).convert("RGB")
+    image = Image.open(io.BytesIO(figure_png(explanation))).convert("RGB")
+    if image.width > DISPLAY_WIDTH:
+        image = image.resize((DISPLAY_WIDTH, round(image.height * DISPLAY_WIDTH / image.width)), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     image.quantize(DISPLAY_COLOURS, method=Image.Quantize.FASTOCTREE).save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
@@ -261,7 +283,7 @@ class PngRenderer(Renderer):
 
     def render(self, explanation: Explanation, out_dir: Path, stem: str | None = None) -> list[Path]:
         """``<stem>.<explainer>.png``: all maps in one figure."""
-        data = png_bytes(explanation)
+        data = figure_png(explanation)
         target = Path(out_dir) / f"{stem or explanation.stem}.{explanation.explainer}{self.suffix}"
         return [atomic_write(target, lambda tmp: tmp.write_bytes(data), protect=Path(explanation.source))]
 
