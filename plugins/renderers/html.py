@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import base64
 import io
-import os
+import queue
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 from html import escape
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -41,6 +40,7 @@ INLINE_SECONDS = 3600.0  # all players together (3 x 20 minutes for one map, abo
 AUDIO_MODES = ("embed", "link")
 VORBIS_COMPRESSION = 0.8  # libsndfile's level, 0 (best) to 1 (smallest): about 38 kbit/s mono at 22.05 kHz
 VORBIS_BLOCK = 1 << 15  # samples per write: libvorbis overflows its stack on long single writes
+FEED_PIECES = 4  # pieces (each up to ~24 s of audio) waiting for a track's encoder
 NOTEBOOK_SECONDS = 180.0  # all players together in a notebook (3 x 1 minute); longer songs play their start
 TOP = 3
 TOP_TAGS = 10  # tags listed, and rows of the taggram, for multi-label models
@@ -126,36 +126,67 @@ def page_tracks(explanation: Explanation, out_dir: Path, stem: str | None = None
                 audio: str = "embed") -> tuple[list[Track], list[Path]]:
     """Write the WAVs the page plays; return its players (embedded or linked, see ``audio``) and the paths written.
 
-    Each map's two WAVs are inverted, written and (when embedded) Vorbis-encoded in one pass, the
-    tracks side by side on the machine's cores (the encoder and torch release the GIL).
+    Each map is inverted once for both of its WAVs (:func:`wav.listen_pairs`); when embedded, every
+    track is Vorbis-encoded in a thread of its own as its pieces come (libvorbis releases the GIL).
     """
     labels = track_labels(explanation)
-    embed = audio == "embed" and inlined(explanation)
     rate = explanation.sample_rate
+    written: list[Path] = []
+    if not (audio == "embed" and inlined(explanation)):
+        original = wav.write_wavs([Path(out_dir) / f"{stem or explanation.stem}.original.wav"],
+                                  ((piece,) for piece in wav.samples_in_pieces(explanation.waveform)), explanation)
+        for name in explanation.maps:
+            written += wav.write_wavs(map_tracks(explanation, out_dir, name, stem), wav.listen_pairs(explanation, name),
+                                      explanation)
+        files = original + written
+        return [Track(lbl, quote(path.name)) for lbl, path in zip(labels, files)], files
+    with ThreadPoolExecutor(max_workers=1 + 2 * len(explanation.maps)) as pool:
+        encoded = [pool.submit(vorbis_bytes, wav.samples_in_pieces(explanation.waveform), rate)]
+        for name in explanation.maps:
+            feeds = [VorbisFeed(pool, rate), VorbisFeed(pool, rate)]
+            try:
+                written += wav.write_wavs(map_tracks(explanation, out_dir, name, stem),
+                                          (tuple(feed.put(piece) for feed, piece in zip(feeds, pair))
+                                           for pair in wav.listen_pairs(explanation, name)), explanation)
+            finally:
+                for feed in feeds:
+                    feed.close()
+            encoded += [feed.encoded for feed in feeds]
+        uris = [data_uri(future.result(), "audio/ogg") for future in encoded]
+    return [Track(lbl, uri) for lbl, uri in zip(labels, uris)], written
 
-    def explained(name: str, complement: bool) -> tuple[Path, str]:
-        target = wav.track_path(explanation, out_dir, name, complement, stem)
-        pieces = wav.listen_blocks(explanation, name, complement)
-        if not embed:
-            return wav.write_wav(target, pieces, explanation), ""
-        buffer = io.BytesIO()
-        path = wav.write_wav(target, tee_vorbis(pieces, rate, buffer), explanation)
-        return path, data_uri(buffer.getvalue(), "audio/ogg")
 
-    def original() -> tuple[Path | None, str]:
-        pieces = wav.samples_in_pieces(explanation.waveform)
-        if embed:
-            return None, vorbis_uri(pieces, rate)
-        return wav.write_wav(Path(out_dir) / f"{stem or explanation.stem}.original.wav", pieces, explanation), ""
+def map_tracks(explanation: Explanation, out_dir: Path, name: str, stem: str | None) -> list[Path]:
+    """Where one map's WAVs go: what the network used, what it ignored."""
+    return [wav.track_path(explanation, out_dir, name, complement, stem) for complement in (False, True)]
 
-    jobs = [partial(explained, name, complement) for name in explanation.maps for complement in (False, True)]
-    with ThreadPoolExecutor(max_workers=min(len(jobs) + 1, os.cpu_count() or 1)) as pool:
-        done = [future.result() for future in [pool.submit(original)] + [pool.submit(job) for job in jobs]]
-    written = [path for path, _ in done[1:]]
-    if embed:
-        return [Track(lbl, uri) for lbl, (_, uri) in zip(labels, done)], written
-    files = [path for path, _ in done]
-    return [Track(lbl, quote(path.name)) for lbl, path in zip(labels, files)], files
+
+class VorbisFeed:
+    """Pieces handed over one by one to :func:`vorbis_bytes` running in ``pool``; ``encoded`` is its future."""
+
+    def __init__(self, pool: ThreadPoolExecutor, sample_rate: int) -> None:
+        self.pieces: queue.Queue = queue.Queue(maxsize=FEED_PIECES)
+        self.encoded = pool.submit(vorbis_bytes, self.drained(), sample_rate)
+
+    def drained(self) -> Iterator[np.ndarray]:
+        """The pieces as they are handed over, until ``None``."""
+        while (piece := self.pieces.get()) is not None:
+            yield piece
+
+    def put(self, piece: np.ndarray | None) -> np.ndarray | None:
+        """Hand ``piece`` over (``None``: the end) and return it; raise the encoder's error if it failed."""
+        while True:
+            try:
+                self.pieces.put(piece, timeout=0.1)
+                return piece
+            except queue.Full:
+                if self.encoded.done():
+                    self.encoded.result()  # raises the encoder's error
+                    return piece  # it ended early: nothing more to hand over
+
+    def close(self) -> None:
+        """Tell the encoder the track is complete."""
+        self.put(None)
 
 
 def excerpt_tracks(explanation: Explanation) -> tuple[list[Track], int]:

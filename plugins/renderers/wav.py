@@ -11,8 +11,9 @@ and always by the HTML renderer, which plays it.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import soundfile as sf
@@ -36,23 +37,36 @@ def listen(explanation: Explanation, map_name: str, complement: bool = False, sa
     return apply_mask(waveform, 1.0 - mask if complement else mask, explanation.frontend)
 
 
-def listen_blocks(explanation: Explanation, map_name: str, complement: bool = False) -> Iterator[np.ndarray]:
-    """The whole masked waveform in consecutive pieces, for writing long songs without holding them."""
-    mask = explanation.maps[map_name]
-    return masked_blocks(explanation.waveform, 1.0 - mask if complement else mask, explanation.frontend)
+def listen_pairs(explanation: Explanation, map_name: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Consecutive pieces of what the network used (mask = map) and what it ignored (mask = 1 - map),
+    from one inversion: the masks sum to one, so what it ignored is the decoded input minus what it
+    used (the inversion gives the input back to rounding, spectral convergence ~1e-7). A long song is
+    never whole in memory."""
+    start = 0
+    for used in masked_blocks(explanation.waveform, explanation.maps[map_name], explanation.frontend):
+        original = np.asarray(explanation.waveform[start : start + len(used)], dtype=np.float32)
+        start += len(used)
+        yield used, original - used
 
 
-def write_wav(target: Path, audio: np.ndarray | Iterable[np.ndarray], explanation: Explanation) -> Path:
-    """Write ``audio`` (an array, or consecutive pieces of one) as a 16-bit WAV atomically, never over
+def write_wavs(targets: Sequence[Path], pieces: Iterable[Sequence[np.ndarray]], explanation: Explanation) -> list[Path]:
+    """Write consecutive tuples of pieces, one piece per target, as 16-bit WAVs atomically, never over
     the input; pieces are written as they come, so a long song is never whole in memory."""
-    pieces = [audio] if isinstance(audio, np.ndarray) else audio
+    protect = Path(explanation.source)
 
-    def write(tmp: Path) -> None:
-        with sf.SoundFile(tmp, "w", explanation.sample_rate, 1, subtype="PCM_16", format="WAV") as out:
-            for piece in pieces:
-                out.write(piece)
+    def opened(tmps: list[Path]) -> None:
+        if len(tmps) < len(targets):  # one more temporary file, moved into place once all are written
+            atomic_write(targets[len(tmps)], lambda tmp: opened([*tmps, tmp]), protect=protect)
+            return
+        with ExitStack() as stack:
+            outs = [stack.enter_context(sf.SoundFile(tmp, "w", explanation.sample_rate, 1, subtype="PCM_16",
+                                                     format="WAV")) for tmp in tmps]
+            for parts in pieces:
+                for out, part in zip(outs, parts):
+                    out.write(part)
 
-    return atomic_write(target, write, protect=Path(explanation.source))
+    opened([])
+    return [Path(t) for t in targets]
 
 
 def samples_in_pieces(samples: Samples, size: int = 1 << 20) -> Iterator[np.ndarray]:
@@ -76,10 +90,12 @@ class WavRenderer(Renderer):
 
     def render(self, explanation: Explanation, out_dir: Path, complement: bool = False,
                stem: str | None = None) -> list[Path]:
-        """One WAV per map; with ``complement`` also one per ``1 - map``."""
-        variants = (False, True) if complement else (False,)
-        return [write_wav(track_path(explanation, out_dir, name, inverse, stem), listen_blocks(explanation, name, inverse),
-                          explanation) for name in explanation.maps for inverse in variants]
+        """One WAV per map; with ``complement`` also one per ``1 - map`` (from the same inversion)."""
+        written: list[Path] = []
+        for name in explanation.maps:
+            targets = [track_path(explanation, out_dir, name, inverse, stem) for inverse in (False, True)[: 1 + complement]]
+            written += write_wavs(targets, (pair[: len(targets)] for pair in listen_pairs(explanation, name)), explanation)
+        return written
 
 
 @hookimpl
