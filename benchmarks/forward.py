@@ -6,8 +6,8 @@ For the model as ``api.load_model`` gives it and the windows of a seeded synthes
 minutes, at the model's rate, window length and hop), it measures:
 
 - ``forward_s``: ``specinterp.inference.window_outputs(module, windows)`` as ``inference.predict``
-  calls it (``Windows`` cut 64 at a time, ``torch.no_grad``): its first call after loading (as in a
-  command-line run) and, warm, the median and least of ``--repeat`` runs;
+  calls it (``Windows`` cut 16 at a time, channels-last, ``torch.inference_mode``): its first call
+  after loading (as in a command-line run) and, warm, the median and least of ``--repeat`` runs;
 - ``forward_gflop``: the FLOPs of the model's forward on those windows (``FlopCounterMode``: 2 per
   multiply-add, convolutions and matrix products);
 - ``bound_s``, the "FLOP-bound" time: each Conv1d / Conv2d / Linear of the model applied alone with
@@ -20,9 +20,10 @@ minutes, at the model's rate, window length and hop), it measures:
 - ``matmul_gflops``: the machine's GFLOP/s on a 2048 x 2048 float32 matrix product (best of several).
 
 ``ratio_forward_bound`` is the least warm forward time over the bound (the issue's target: <= 2).
-``--variants`` also times changes to the forward (batch size, ``torch.inference_mode``, channels_last
-model and input, one thread, batch norm folded into the convolutions), each warm, interleaved with
-predict's own in a rotating order, with its ratio to the bound: what would bring the forward within 2x.
+``--variants`` also times the forward as it was before issue 13 (batches of 64, ``torch.no_grad``,
+contiguous) and each change from there (batch size, ``torch.inference_mode``, channels_last model and
+input, one thread, batch norm folded into the convolutions), each warm, interleaved in a rotating
+order, with its ratio to the bound: what brought the forward within 2x.
 The record is appended to benchmarks/results/forward.jsonl (``record.append``); ``--smoke``: a 3 s
 song (2 windows), 1 repeat, a 256 x 256 product, nothing recorded.
 
@@ -175,13 +176,11 @@ class Setting:
 
 def prepared(module: nn.Module, setting: Setting) -> nn.Module:
     """A copy of the module as ``setting`` asks: batch norm folded into the convolutions (torch.fx),
-    channels_last weights; the module itself when nothing changes."""
-    if not (setting.fold_batch_norm or setting.channels_last):
-        return module
+    channels_last or contiguous weights."""
     from torch.fx.experimental.optimization import fuse
 
     changed = fuse(module) if setting.fold_batch_norm else copy.deepcopy(module)
-    return changed.to(memory_format=torch.channels_last) if setting.channels_last else changed
+    return changed.to(memory_format=torch.channels_last if setting.channels_last else torch.contiguous_format)
 
 
 def window_outputs_as(module: nn.Module, windows: win.Windows, setting: Setting, multilabel: bool) -> Run:
@@ -208,11 +207,12 @@ def window_outputs_as(module: nn.Module, windows: win.Windows, setting: Setting,
 
 
 def variant_settings(windows: int) -> dict[str, Setting]:
-    """The variants: one knob at a time from predict's own setting, then the knobs that help together."""
+    """The variants: one knob at a time from predict's setting before issue 13, then the knobs together."""
     base = Setting()
     together = replace(base, inference_mode=True, channels_last=True, fold_batch_norm=True)
     return {
-        "loop re-implemented (= predict)": base,
+        "before (batch 64, no_grad, contiguous)": base,
+        "now (batch 16, inference_mode, channels_last)": replace(base, batch=16, inference_mode=True, channels_last=True),
         "batch 8": replace(base, batch=8),
         "batch 16": replace(base, batch=16),
         "batch 32": replace(base, batch=32),

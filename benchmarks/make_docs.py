@@ -103,12 +103,18 @@ def startup(r: dict) -> str:
 
 
 def forward(r: dict) -> str:
-    rows = [[name, v] for name, v in r.get("variants_s", {}).items()]
-    text = (f"{r.get('model')}, {r.get('windows')} windows: forward {r.get('forward_s')} s as `predict` runs it; "
-            f"FLOP count {r.get('gflop')} GFLOP; the same convolutions and linear layers alone, best layout: "
-            f"{r.get('bound_s')} s (the bound); **ratio {r.get('ratio_forward_to_bound')}**; "
-            f"a large matmul reaches {r.get('matmul_gflops')} GFLOP/s here.")
-    return text + ("\n\n" + table(["variant", "s"], rows) if rows else "")
+    f = r["forward_s"]
+    text = (f"{r['model']}, {r['windows']} windows of {r['input']} (hop {r['hop']}): `inference.window_outputs` as "
+            f"`predict` runs it, warm, least of {r['repeat']}: **{f['min']} s** (median {f['median']} s; first call "
+            f"after loading {r['forward_first_call_s']} s) for {r['forward_gflop']} GFLOP. The bound, each "
+            f"convolution and linear layer alone on all windows in its faster layout: {r['bound_s']} s, "
+            f"**ratio {r['ratio_forward_bound']}**; letting each layer take 16 windows at a time: "
+            f"{r['bound_any_batch_s']} s, ratio {r['ratio_forward_bound_any_batch']}. A {r['matmul_size']}^2 "
+            f"matrix product runs at {r['matmul_gflops']} GFLOP/s here.")
+    if r.get("variants"):
+        rows = [[name, v["min"], v["median"], v["ratio_bound"]] for name, v in r["variants"].items()]
+        text += "\n\n" + table(["variant (interleaved)", "least s", "median s", "/ bound"], rows)
+    return text
 
 
 def memory(r: dict) -> str:
@@ -126,9 +132,11 @@ def report_size(r: dict) -> str:
 
 
 def throughput(r: dict) -> str:
-    rows = [[w, f["files_per_s"], f.get("realtime_x", ""), f.get("wall_s", ""), f.get("cpu_s", "")]
+    rows = [[w, f["files_per_s"], f["audio_s_per_s"], f["speedup"], f["wall_s"], f["cpu_s"], f"`{f['reported']}`"]
             for w, f in sorted(r["workers"].items())]
-    return f"{r.get('input', '')}\n\n" + table(["workers", "files/s", "x real time", "wall s", "CPU s"], rows)
+    return (f"`specinterp explain --explainer {r['explainer']} --workers W` over a folder of {r['input']} "
+            f"({r['audio_s']} s of audio), all renderers, a fresh process each, model loading included.\n\n"
+            + table(["workers", "files/s", "s of audio per s", "speed-up", "wall s", "CPU s", "the command's line"], rows))
 
 
 def peers(r: dict) -> str:

@@ -57,3 +57,11 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "cache"
     monkeypatch.setenv("SPECINTERP_CACHE", str(folder))
     return folder
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` for a child that must see Ctrl-C: a shell's background job ignores SIGINT, and its
+    children would inherit that (Python then installs no KeyboardInterrupt handler)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

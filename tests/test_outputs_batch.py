@@ -14,7 +14,7 @@ from urllib.parse import quote
 import pytest
 import soundfile as sf
 
-from conftest import SR, tone_mix
+from conftest import SR, default_sigint, tone_mix
 from specinterp import batch
 from specinterp.outputs import MANIFEST, Manifest, atomic_write
 
@@ -22,7 +22,7 @@ from specinterp.outputs import MANIFEST, Manifest, atomic_write
 def specinterp(*args, env: dict | None = None) -> subprocess.CompletedProcess:
     """``python -m specinterp ARGS`` in a subprocess; its exit code, stdout and stderr."""
     return subprocess.run([sys.executable, "-m", "specinterp", *map(str, args)], check=False, capture_output=True,
-                          text=True, env={**os.environ, **(env or {})}, timeout=600)
+                          text=True, env={**os.environ, **(env or {})}, timeout=600, preexec_fn=default_sigint)
 
 
 def song(path: Path, seed: int, seconds: float = 2.0) -> Path:

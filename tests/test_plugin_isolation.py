@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import default_sigint
 from specinterp import plugins
 from specinterp.interfaces import SpecinterpError
 
@@ -240,7 +241,7 @@ def test_a_real_ctrl_c_while_plugins_load_stops_the_program(site, tmp_path):
     ready = tmp_path / "ready"
     env = {**environment(folder, "first"), "SLEEPER_READY": str(ready)}
     start = time.monotonic()
-    proc = subprocess.Popen(command(folder, "first", "plugins", "--json"), env=env, cwd=tmp_path,
+    proc = subprocess.Popen(command(folder, "first", "plugins", "--json"), env=env, cwd=tmp_path, preexec_fn=default_sigint,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         while not ready.exists() and proc.poll() is None and time.monotonic() - start < 120:
