@@ -140,7 +140,8 @@ def figures(seconds: dict[str, list[float]], maps: dict[str, np.ndarray]) -> dic
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=21, help="interleaved runs of every route")
+    parser.add_argument("--repeat", type=int, default=201,
+                        help="interleaved runs of every route (a run is ~30 ms: thread wake-ups make single runs vary 2x)")
     parser.add_argument("--smoke", action="store_true", help="3 s synthesized clip, 2 repeats, not recorded")
     args = parser.parse_args()
     repeat = 2 if args.smoke else args.repeat
