@@ -40,11 +40,11 @@ def synthesized(seconds: float, seed: int = 0, rate: int = RATE) -> np.ndarray:
 
 
 def git_commit() -> str:
-    """Short commit, ``+dirty`` when tracked files other than the records differ from it."""
+    """Short commit, ``+dirty`` when tracked files other than the records and the page made from them differ."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], capture_output=True, text=True, cwd=REPO).stdout.strip()
 
-    dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/results")
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/results", ":!docs/benchmarks.md")
     return git("rev-parse", "--short", "HEAD") + ("+dirty" if dirty else "")
 
 
