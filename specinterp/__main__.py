@@ -1,3 +1,3 @@
-from specinterp.cli import cli
+from specinterp.cli import main
 
-cli()
+main()

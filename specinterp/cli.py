@@ -38,6 +38,30 @@ def cli() -> None:
     """Make audio classifiers explain themselves: the genre, where the network looked, what it heard."""
 
 
+def main() -> NoReturn:
+    """The ``specinterp`` program: :func:`cli`, then an exit that skips the interpreter's teardown.
+
+    Every command has closed what it wrote by the time it returns (outputs are moved into place, the
+    manifest and temporary folders closed; spooled samples live in unlinked temporary files), so after
+    flushing stdout and stderr nothing is left for the teardown to do but free memory: about 0.45 s
+    with torch loaded, which the user would otherwise wait for.
+    """
+    try:
+        cli()
+        code: int | str | None = 0
+    except SystemExit as exc:
+        code = exc.code
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, OSError):  # e.g. piped into `head`, which has exited
+            pass
+    os._exit(code or 0)
+
+
 def _registry():
     from specinterp.plugins import registry
 

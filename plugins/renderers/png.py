@@ -184,7 +184,7 @@ def display_png(explanation: Explanation) -> bytes:
     if image.width > DISPLAY_WIDTH:
         image = image.resize((DISPLAY_WIDTH, round(image.height * DISPLAY_WIDTH / image.width)), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
-    image.quantize(DISPLAY_COLOURS, method=Image.Quantize.FASTOCTREE).save(buffer, format="PNG", optimize=True)
+    image.quantize(DISPLAY_COLOURS, method=Image.Quantize.FASTOCTREE).save(buffer, format="PNG")  # optimize: 2 % smaller, 3x slower
     return buffer.getvalue()
 
 
