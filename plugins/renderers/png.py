@@ -10,8 +10,10 @@ overlay's colour saturates at its 99.5th percentile (so sparse attributions are 
 from __future__ import annotations
 
 import io
+import struct
 import textwrap
 import weakref
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -146,12 +148,41 @@ def draw(explanation: Explanation) -> "Figure":
     return fig
 
 
-def png_bytes(explanation: Explanation) -> bytes:
-    """The figure of :func:`draw` encoded as PNG at ``DPI``."""
+@dataclass(frozen=True)
+class TimeAxes:
+    """Where time runs in a saved figure: the boxes of the map panels and the strip, ``(left, top, right,
+    bottom)`` in pixels of the image from its top-left corner (``size``: its width and height), each
+    from 0 s at its left edge to ``seconds`` at its right."""
+
+    boxes: tuple[tuple[float, float, float, float], ...]
+    size: tuple[int, int]
+    seconds: float
+
+
+def time_axes(fig: "Figure", size: tuple[int, int]) -> TimeAxes:
+    """The boxes of the axes sharing the strip's time axis (the strip is added first), as laid out when
+    ``fig`` was saved at ``DPI`` into a PNG of ``size`` (Agg counts rows from the figure's top edge, at
+    the whole pixel)."""
+    strip = fig.axes[0]
+    timed = strip.get_shared_x_axes().get_siblings(strip)
+    width, height = fig.get_size_inches() * DPI
+    boxes = tuple((float(left * width), float(size[1] - top * height), float(right * width), float(size[1] - bottom * height))
+                  for ax in fig.axes if ax in timed for left, bottom, right, top in [ax.get_position().extents])
+    return TimeAxes(boxes, size, float(strip.get_xlim()[1]))
+
+
+def drawn(explanation: Explanation) -> tuple[bytes, TimeAxes]:
+    """The figure of :func:`draw` encoded as PNG at ``DPI``, and where its time axis lies in that PNG."""
     fig = draw(explanation)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI, pil_kwargs={"compress_level": PNG_COMPRESSION})
-    return buffer.getvalue()
+    data = buffer.getvalue()
+    return data, time_axes(fig, struct.unpack(">II", data[16:24]))  # IHDR: width, height
+
+
+def png_bytes(explanation: Explanation) -> bytes:
+    """The figure of :func:`draw` encoded as PNG at ``DPI``."""
+    return drawn(explanation)[0]
 
 
 def fingerprint(explanation: Explanation) -> tuple:
@@ -161,17 +192,27 @@ def fingerprint(explanation: Explanation) -> tuple:
             tuple((name, id(value)) for name, value in explanation.maps.items()))
 
 
-_newest: list[tuple[weakref.ref, tuple, bytes]] = []  # the newest figure drawn: its explanation, fingerprint, PNG
+_newest: list[tuple[weakref.ref, tuple, tuple[bytes, TimeAxes]]] = []  # the newest figure drawn: its explanation, fingerprint, PNG and axes
 
 
-def figure_png(explanation: Explanation) -> bytes:
-    """:func:`png_bytes` of the explanation; the newest figure is kept while its explanation lives
+def _figure(explanation: Explanation) -> tuple[bytes, TimeAxes]:
+    """:func:`drawn` of the explanation; the newest figure is kept while its explanation lives
     unchanged, so the png and html renderers of one explanation draw it once."""
     if _newest and _newest[0][0]() is explanation and _newest[0][1] == fingerprint(explanation):
         return _newest[0][2]
-    data = png_bytes(explanation)
-    _newest[:] = [(weakref.ref(explanation), fingerprint(explanation), data)]
-    return data
+    figure = drawn(explanation)
+    _newest[:] = [(weakref.ref(explanation), fingerprint(explanation), figure)]
+    return figure
+
+
+def figure_png(explanation: Explanation) -> bytes:
+    """:func:`png_bytes` of the explanation, drawn once while it lives unchanged (:func:`_figure`)."""
+    return _figure(explanation)[0]
+
+
+def figure_time_axes(explanation: Explanation) -> TimeAxes:
+    """Where time runs in :func:`figure_png`'s image (the same drawing)."""
+    return _figure(explanation)[1]
 
 
 def display_png(explanation: Explanation) -> bytes:
