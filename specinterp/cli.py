@@ -6,9 +6,8 @@ import json
 import os
 import shlex
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -16,6 +15,7 @@ from specinterp.interfaces import SpecinterpError
 
 if TYPE_CHECKING:
     from specinterp import batch
+    from specinterp.many import FileResult
 
 DEFAULT_OUT = "specinterp-out"
 MAX_DURATION = 4 * 3600.0  # seconds; --max-duration's default
@@ -34,8 +34,18 @@ class Group(click.Group):
 
 @click.group(cls=Group)
 @click.version_option(package_name="specinterp")
-def cli() -> None:
-    """Make audio classifiers explain themselves: the genre, where the network looked, what it heard."""
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors and the summary (no per-file lines, no progress).")
+@click.option("-v", "--verbose", is_flag=True, help="Also say what is about to be done.")
+@click.pass_context
+def cli(ctx: click.Context, quiet: bool, verbose: bool) -> None:
+    """Make audio classifiers explain themselves: the genre, where the network looked, what it heard.
+
+    \b
+    Exit codes: 0 success; 1 an error (unknown plugin, bad weights or option; for explain: some
+    inputs failed); 2 explain: every input failed, nothing to explain, or --out unusable (and
+    click's usage errors); 130 interrupted (Ctrl-C).
+    """
+    ctx.obj = {"verbosity": -1 if quiet else 1 if verbose else 0}
 
 
 def main() -> NoReturn:
@@ -112,8 +122,11 @@ def _describe_split(split) -> str:
 @click.option("--workers", type=click.IntRange(1), default=1, show_default=True,
               help="Processes explaining files side by side, each with its own copy of the model and "
                    "cores/N torch threads (docs/scaling.md).")
-def explain(inputs, model, weights, explainer, target, out, renderers, complement, link_audio, hop, layer, filters,
-            extra, max_duration, overwrite, resume, workers) -> None:
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object per input on stdout as it finishes, then one with the summary.")
+@click.pass_context
+def explain(ctx, inputs, model, weights, explainer, target, out, renderers, complement, link_audio, hop, layer, filters,
+            extra, max_duration, overwrite, resume, workers, as_json) -> None:
     """Predict the genre (or tags) of each FILE and explain it: a PNG, WAVs and an HTML report per file under --out.
 
     \b
@@ -133,42 +146,53 @@ def explain(inputs, model, weights, explainer, target, out, renderers, complemen
     """
     from time import perf_counter
 
-    from specinterp import batch, parallel
-    from specinterp.outputs import prepare_folder
+    from tqdm import tqdm
 
-    started = perf_counter()
+    from specinterp.many import UnusableOut, explain_many
+
+    started, verbosity = perf_counter(), ctx.obj["verbosity"] if ctx.obj else 0
+    chosen = tuple(r.strip() for r in renderers.split(",") if r.strip())
     try:
-        created = prepare_folder(out)
-    except SpecinterpError as exc:
+        run = explain_many(inputs, out, model, explainer, weights=weights, target=target, renderers=chosen,
+                           complement=complement, audio="link" if link_audio else "embed", hop=hop,
+                           options=explainer_options(extra, layer, filters), max_duration=max_duration,
+                           overwrite=overwrite, resume=resume, workers=workers, command=command_line())
+    except KeyboardInterrupt:
+        _stop("interrupted before any file was explained", 130)
+    except UnusableOut as exc:
         _stop(str(exc), 2)
-    ranks = parallel.Ranks()
+    if not run.items:
+        for path, why in run.tally.failures if run.main else []:
+            click.echo(f"Error: {path}: {why}", err=True)
+        sys.exit(run.exit_code())
+    if verbosity > 0 and run.main:
+        click.echo(f"{len(run.items)} file(s) to explain with {explainer} on {model} into {out}", err=True)
+    quiet_bar = as_json or verbosity < 0 or len(run.items) < 2
     try:
-        items, failures = ranks.share(batch.scan(inputs, out) if ranks.main else None)
-        if not items:
-            for path, why in failures if ranks.main else []:
-                click.echo(f"Error: {path}: {why}", err=True)
-            sys.exit(2)
-        total = len(items) + len(failures)
-        chosen = tuple(r.strip() for r in renderers.split(",") if r.strip())
-        request = batch.Request(model, weights, explainer, target, chosen, complement,
-                                "link" if link_audio else "embed", hop, explainer_options(extra, layer, filters),
-                                max_duration, command_line())
-        try:
-            step = Step.prepare(out, request, overwrite, resume, items, ranks.manifest_rank)
-        except KeyboardInterrupt:
-            _stop("interrupted before any file was explained", 130)
-        scanned = batch.Tally(failures=failures if ranks.main else [])  # the inputs that gave no files, counted once
-        tally = ranks.combine(step.run_all(ranks.mine(items), out, scanned, workers), items)
-        if not ranks.main:
-            sys.exit(exit_code(tally, total))
-        code = report(tally, total)
-        if len(items) > 1 and tally.counts["done"]:
-            click.echo(throughput(tally, perf_counter() - started), err=True)
+        with tqdm(total=len(run.ranks.mine(run.items)), desc="explain", unit="file", disable=quiet_bar,
+                  file=sys.stderr) as bar:
+            for result in run:
+                if as_json:
+                    click.echo(json.dumps(result.as_dict()))
+                elif verbosity >= 0:
+                    print_result(result)
+                bar.update()
+    except KeyboardInterrupt:
+        progress = "the file in progress" if workers == 1 else "the files in progress"
+        _stop(f"interrupted with {sum(run.tally.counts.values())} of {len(run.items)} files processed; {progress} "
+              "left no output (rerun with --resume to go on)", 130)
+    code = run.exit_code()
+    if not run.main:
         sys.exit(code)
-    finally:
-        ranks.close()
-        if created and out.is_dir() and not any(out.iterdir()):
-            out.rmdir()
+    if as_json:
+        click.echo(json.dumps({"summary": dict(run.tally.counts), "failed": [
+            {"input": str(path), "reason": why} for path, why in run.tally.failures],
+            "audio_seconds": round(run.tally.audio, 3), "exit_code": code}))
+    else:
+        report(run.tally)
+    if len(run.items) > 1 and run.tally.counts["done"] and verbosity >= 0 and not as_json:
+        click.echo(throughput(run.tally, perf_counter() - started), err=True)
+    sys.exit(code)
 
 
 def _stop(message: str, code: int) -> NoReturn:
@@ -194,118 +218,23 @@ def explainer_options(extra: tuple[str, ...], layer: str | None, filters: str | 
     return options
 
 
-Outcome = tuple[str, str, float]  # (done, earlier, skipped or failed; the reason it failed, or ''; seconds of audio)
+def print_result(result: "FileResult") -> None:
+    """What ``explain`` says of one input as it finishes (failures are listed at the end)."""
+    if result.status == "skipped":
+        click.echo(f"{result.source}: skipped: {result.note}")
+    if result.status != "done":
+        return
+    click.echo(f"{result.source}: {headline(result.prediction)}")
+    if result.prediction.warning:
+        click.echo(f"  warning: {result.prediction.warning}")
+    if result.summary:
+        click.echo(f"  {result.summary}")
+    for path in result.written:
+        click.echo(f"  wrote {path}")
 
 
-@dataclass
-class Step:
-    """Decides, explains (here or in worker processes), places and prints each input of a batch."""
-
-    placer: "batch.Placer"
-    producer: "batch.Producer"
-    redo: bool  # --resume or --overwrite: earlier outputs of this job do not make a file skip
-
-    @classmethod
-    def prepare(cls, out: Path, request: "batch.Request", overwrite: bool, resume: bool, items: list["batch.Item"],
-                rank: int | None = None) -> "Step":
-        """Look up the plugins and load the model (checking them before any work); ``rank``: this torchrun
-        rank's manifest file."""
-        from specinterp import batch
-
-        return cls(batch.Placer(out, items, overwrite, resume, rank), batch.Producer(request), resume or overwrite)
-
-    @property
-    def job(self) -> dict:
-        return self.producer.job
-
-    def run_all(self, items: list["batch.Item"], out: Path, tally: "batch.Tally", workers: int = 1) -> "batch.Tally":
-        """Each item, in input order, added to ``tally``; with ``workers`` > 1 and several items, explained in
-        that many worker processes. Ctrl-C ends the run (exit 130)."""
-        from contextlib import closing
-
-        from tqdm import tqdm
-
-        from specinterp import batch
-
-        try:
-            with batch.Staging(out) as staging, tqdm(total=len(items), desc="explain", unit="file",
-                                                     disable=len(items) < 2, file=sys.stderr) as bar, \
-                    closing(self._pooled(items, staging, workers) if workers > 1 and len(items) > 1 else
-                            ((item, self.run(item, staging)) for item in items)) as outcomes:  # workers end first
-                for item, outcome in outcomes:
-                    tally.add(item.source, *outcome)
-                    bar.update()
-        except KeyboardInterrupt:
-            progress = "the file in progress" if workers == 1 else "the files in progress"
-            _stop(f"interrupted with {sum(tally.counts.values())} of {len(items)} files processed; {progress} left "
-                  "no output (rerun with --resume to go on)", 130)
-        return tally
-
-    def run(self, item: "batch.Item", staging: "batch.Staging") -> Outcome:
-        """One item in this process."""
-        decided = self.decide(item)
-        if decided:
-            return self.skip(item, *decided)
-        with staging.slot() as slot:
-            return self.finish(item, self.producer.attempt(item, slot), slot)
-
-    def _pooled(self, items: list["batch.Item"], staging: "batch.Staging",
-                workers: int) -> Iterator[tuple["batch.Item", Outcome]]:
-        """The items explained by ``workers`` processes, placed here, in input order."""
-        from specinterp import batch, parallel
-
-        with parallel.Pool(self.producer.request, workers) as pool:
-            def start(item: "batch.Item") -> parallel.Task:
-                return pool.submit(item, staging.reserve())
-
-            for item, value in parallel.ordered(items, self.decide, start, pool.ahead):
-                if not isinstance(value, parallel.Task):
-                    yield item, self.skip(item, *value)
-                    continue
-                try:
-                    yield item, self.finish(item, value.result(), value.slot)
-                finally:
-                    batch.release(value.slot)
-
-    def decide(self, item: "batch.Item") -> tuple[str, str] | None:
-        """Before any work: ``("earlier", "")`` when --resume finds the item done, ``("skipped", note)`` when
-        outputs of this job exist; None when it is to be explained."""
-        if self.placer.resume and self.placer.finished(item, self.job):
-            return "earlier", ""
-        left = [] if self.redo else self.placer.earlier(item, self.job)
-        if left:
-            return "skipped", f"already explained into {left[0]} (--resume skips it quietly, --overwrite redoes it)"
-        return None
-
-    def skip(self, item: "batch.Item", status: str, note: str) -> Outcome:
-        if note:
-            click.echo(f"{item.source}: skipped: {note}")
-        return status, "", 0.0
-
-    def finish(self, item: "batch.Item", result: "batch.Produced | str", slot: Path) -> Outcome:
-        """Place what was produced for ``item`` (or count its failure) and print what happened."""
-        from specinterp import batch
-
-        if isinstance(result, str):
-            return "failed", result, 0.0
-        try:
-            written = self.placer.place(item, result.files, slot, self.job)
-        except batch.Skipped as note:
-            return self.skip(item, "skipped", str(note))
-        except (Exception, SystemExit) as exc:
-            return "failed", batch.reason(exc, {}), 0.0
-        click.echo(f"{item.source}: {headline(result.prediction)}")
-        if result.prediction.warning:
-            click.echo(f"  warning: {result.prediction.warning}")
-        if result.summary:
-            click.echo(f"  {result.summary}")
-        for path in written:
-            click.echo(f"  wrote {path}")
-        return "done", "", result.seconds
-
-
-def report(tally: "batch.Tally", total: int) -> int:
-    """Print the summary (when anything was not simply done) and the failures; return the exit code."""
+def report(tally: "batch.Tally") -> None:
+    """Print the summary (when anything was not simply done) and the failures."""
     counts, failures = tally.counts, tally.failures
     if failures or counts["earlier"] or counts["skipped"]:
         parts = [f"{counts['done']} done"]
@@ -314,12 +243,6 @@ def report(tally: "batch.Tally", total: int) -> int:
         click.echo(", ".join(parts + [f"{len(failures)} failed"]) + (":" if failures else ""), err=True)
         for path, reason in failures:
             click.echo(f"  {reason}" if str(path) in reason else f"  {path}: {reason}", err=True)
-    return exit_code(tally, total)
-
-
-def exit_code(tally: "batch.Tally", total: int) -> int:
-    """0 when none failed, 2 when all did, else 1."""
-    return 0 if not tally.failures else 2 if len(tally.failures) == total else 1
 
 
 def throughput(tally: "batch.Tally", seconds: float) -> str:
