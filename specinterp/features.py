@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from specinterp import audio, frontend
 from specinterp.interfaces import Clip
+from specinterp.outputs import atomic_write
 
 
 def cache_dir() -> Path:
@@ -30,12 +31,13 @@ def logmel(path: Path, config: frontend.FrontendConfig = frontend.DEFAULT, cache
     if target.is_file():
         return np.load(target, allow_pickle=False).astype(np.float32)
     spec = frontend.log_mel(audio.load(path, config.sample_rate), config).astype(np.float16)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(f".{os.getpid()}.part")
-    with open(tmp, "wb") as f:
-        np.save(f, spec, allow_pickle=False)
-    os.replace(tmp, target)
+    atomic_write(target, lambda tmp: _save_npy(tmp, spec))
     return spec.astype(np.float32)  # the cached precision, so a first run equals a cached one
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    with open(path, "wb") as f:  # through a file: np.save would add ".npy" to the temporary path
+        np.save(f, array, allow_pickle=False)
 
 
 def logmels(clips: list[Clip], cache: Path | None = None, progress: bool = True,

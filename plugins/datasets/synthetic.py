@@ -12,6 +12,8 @@ that hold the class-deciding and the distracting energy. Generated in memory or 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,6 +24,7 @@ import soundfile as sf
 from specinterp import hookimpl
 from specinterp.frontend import DEFAULT, FrontendConfig, hz_to_mel, mel_to_hz
 from specinterp.interfaces import Clip, Dataset, DatasetPlugin, SpecinterpError, Split
+from specinterp.outputs import TEMP_SUFFIX
 
 SAMPLE_RATE = 22050
 BAND_HZ = (150.0, 300.0, 600.0, 1200.0, 2400.0)
@@ -294,14 +297,35 @@ class SyntheticDataset(Dataset):
 
 def write(root: Path, per_class: int, seed: int = 0, **kwargs) -> None:
     """``make_set(per_class, seed)`` with :data:`CLIP_SECONDS` and :data:`DATASET_EVENTS` (``kwargs``
-    override them) as float WAVs (exact samples, no clipping) and JSONs of events."""
+    override them) as float WAVs (exact samples, no clipping) and JSONs of events.
+
+    The set is made in a hidden ``.part`` folder beside ``root`` and moved onto it whole, as
+    :func:`specinterp.outputs.atomic_write` does for a file: a run stopped half-way leaves no partial
+    set, and of two processes making it at once the first to finish provides it.
+    """
     options = {"seconds": CLIP_SECONDS, **DATASET_EVENTS, **kwargs}
-    for i, clip in enumerate(make_set(per_class, seed, **options)):
-        folder = root / CLASSES[clip.label]
-        folder.mkdir(parents=True, exist_ok=True)
-        stem = f"{CLASSES[clip.label]}.{i:05d}"
-        sf.write(folder / f"{stem}.wav", clip.audio, SAMPLE_RATE, subtype="FLOAT")
-        (folder / f"{stem}.json").write_text(json.dumps(clip.to_dict(), indent=1))
+    staging = root.parent / f".{root.name}.{os.getpid()}{TEMP_SUFFIX}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        for i, clip in enumerate(make_set(per_class, seed, **options)):
+            folder = staging / CLASSES[clip.label]
+            folder.mkdir(exist_ok=True)
+            stem = f"{CLASSES[clip.label]}.{i:05d}"
+            sf.write(folder / f"{stem}.wav", clip.audio, SAMPLE_RATE, subtype="FLOAT")
+            (folder / f"{stem}.json").write_text(json.dumps(clip.to_dict(), indent=1))
+        _move_into_place(staging, root)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _move_into_place(staging: Path, root: Path) -> None:
+    """Rename ``staging`` onto ``root``, unless another process has made ``root`` meanwhile."""
+    try:
+        os.replace(staging, root)
+    except OSError:
+        if not root.is_dir():
+            raise
 
 
 @hookimpl
