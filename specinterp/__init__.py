@@ -10,7 +10,8 @@ from typing import Any
 from specinterp.hookspecs import hookimpl
 from specinterp.interfaces import CamHead, ExplainableModel
 
-__all__ = ["hookimpl", "explain", "predict", "load_model", "FrontendConfig", "CamHead", "ExplainableModel"]
+__all__ = ["hookimpl", "explain", "predict", "load_model", "render", "explain_many", "open_dataset", "FrontendConfig",
+           "CamHead", "ExplainableModel"]
 __version__ = "0.1.0"
 
 
@@ -19,6 +20,18 @@ def __getattr__(name: str) -> Any:
         from specinterp import api
 
         return getattr(api, name)
+    if name == "render":
+        from specinterp.rendering import render
+
+        return render
+    if name == "explain_many":
+        from specinterp.many import explain_many
+
+        return explain_many
+    if name == "open_dataset":
+        from specinterp.plugins import open_dataset
+
+        return open_dataset
     if name == "FrontendConfig":
         from specinterp.frontend import FrontendConfig
 

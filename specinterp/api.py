@@ -14,8 +14,9 @@ from specinterp import audio, inference, samples
 from specinterp import frontend as frontend_module
 from specinterp import windows as win
 from specinterp.frontend import FrontendConfig
-from specinterp.interfaces import Explainer, Explanation, Prediction, SpecinterpError
+from specinterp.interfaces import Explainer, Explanation, Prediction, SpecinterpError, plugin_errors
 from specinterp.plugins import registry
+from specinterp.rendering import render  # noqa: F401  (part of the API)
 from specinterp.samples import Samples
 from specinterp.weights import LoadedModel, resolve
 
@@ -160,10 +161,8 @@ def song_maps(method: Explainer, loaded: LoadedModel, windows: win.Windows, targ
     n_mels, size = windows.spectrogram.shape[0], windows.size
     for start in range(0, len(windows), EXPLAIN_BATCH):
         chunk = torch.from_numpy(windows[start : start + EXPLAIN_BATCH])
-        try:
+        with plugin_errors(f"explainer '{method.name}' on model '{loaded.name}'"):
             maps = method.explain(loaded.module, chunk, torch.full((len(chunk),), target), **options)
-        except (ValueError, KeyError, IndexError) as exc:  # an undeclared option, a bad value or layer: the user's error
-            raise SpecinterpError(f"explainer '{method.name}' on model '{loaded.name}': {exc}") from None
         for name, value in maps.items():
             if tuple(value.shape) != (len(chunk), n_mels, size):
                 raise SpecinterpError(f"explainer '{method.name}' gave map '{name}' of shape {tuple(value.shape)}, "
@@ -233,20 +232,3 @@ def explain(source: str | Path | np.ndarray, model: ModelLike = "camcnn", explai
             explanation.maps[key if len(names) == 1 or key == name else f"{name}.{key}"] = value
     explanation.summary = " ".join(text for text in summaries if text)
     return explanation
-
-
-def render(explanation: Explanation, out_dir: str | Path, renderers: tuple[str, ...] = ("png", "wav", "html"),
-           **options: Any) -> list[Path]:
-    """Write the explanation with each named renderer; return the paths written.
-
-    Each renderer gets the ``options`` it declares (e.g. ``complement=True``: the wav renderer also
-    writes ``1 - map``, what the network ignored). A renderer that another chosen one ``covers`` is
-    skipped (html writes the WAVs it plays).
-    """
-    chosen = [registry().get("renderers", name) for name in renderers]
-    covered = set().union(*(renderer.covers for renderer in chosen))
-    paths: list[Path] = []
-    for renderer in chosen:
-        if renderer.name not in covered:
-            paths += renderer.render(explanation, Path(out_dir), **{k: v for k, v in options.items() if k in renderer.options})
-    return paths

@@ -28,7 +28,7 @@ from torch import nn
 from specinterp import audio
 from specinterp import frontend as frontend_module
 from specinterp.explaining import class_probabilities
-from specinterp.interfaces import Clip, Dataset, Explainer, Metric, SpecinterpError
+from specinterp.interfaces import Clip, Dataset, Explainer, Metric, SpecinterpError, plugin_errors
 from specinterp.weights import LoadedModel
 
 CACHE_VERSION = 3
@@ -378,10 +378,8 @@ def explainer_jobs(names: Sequence[str], model: LoadedModel, registry: Any, opti
         except IncompatibleExplainer as exc:
             skipped[method.name] = str(exc)
             continue
-        try:
+        with plugin_errors(f"explainer '{method.name}'"):
             chosen.append((method, method.resolve_options(options_for(method, methods, options))))
-        except ValueError as exc:
-            raise SpecinterpError(f"explainer '{method.name}': {exc}") from None
     if reference:
         chosen.append((RandomReference(), {}))  # seeded per clip by :func:`cases`
     return chosen, skipped

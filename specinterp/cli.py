@@ -79,12 +79,9 @@ def _registry():
 
 
 def _open_dataset(name: str, data: str | None):
-    plugin = _registry().get("datasets", name)
-    root = data or (os.environ.get(plugin.env_var) if plugin.env_var else None)
-    if not root:
-        hint = f" or set {plugin.env_var}" if plugin.env_var else ""
-        raise SpecinterpError(f"dataset '{name}' needs a folder: pass --data PATH{hint}")
-    return plugin.open(Path(root))
+    from specinterp.plugins import open_dataset
+
+    return open_dataset(name, data)
 
 
 def _describe_split(split) -> str:

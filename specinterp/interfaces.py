@@ -7,9 +7,10 @@ is ``(N, n_mels, frames)`` on the same grid; a song-level map is ``(n_mels, T)``
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Mapping, Protocol, runtime_checkable
 
 if TYPE_CHECKING:  # keep `import specinterp.interfaces` free of torch for the fast CLI
     import numpy as np
@@ -27,6 +28,20 @@ class SpecinterpError(Exception):
 
 class IncompatibleExplainer(SpecinterpError):
     """A model lacks what an explainer requires."""
+
+
+@contextmanager
+def plugin_errors(who: str) -> Iterator[None]:
+    """The one place where a plugin's error becomes the user's: a ``ValueError`` raised inside the
+    block (plugins raise it for a bad option, value or layer) becomes a one-line
+    :class:`SpecinterpError` naming ``who``, e.g. ``explainer 'gradcam' on model 'camcnn'``; any other
+    exception is the plugin's own fault and passes through (a batch names the plugin it came from)."""
+    try:
+        yield
+    except SpecinterpError:
+        raise
+    except ValueError as exc:
+        raise SpecinterpError(f"{who}: {' '.join(str(exc).split())}") from None
 
 
 # ---------------------------------------------------------------- models
@@ -358,9 +373,9 @@ class Explanation:
 
     def save(self, out_dir: str | Path, renderers: tuple[str, ...] = ("png", "wav", "html")) -> list[Path]:
         """Write the explanation with the named renderers, as ``specinterp explain`` does; return the paths."""
-        from specinterp import api
+        from specinterp.rendering import render
 
-        return api.render(self, out_dir, renderers)
+        return render(self, out_dir, renderers)
 
     def to_png(self) -> bytes:
         """The PNG renderer's figure, as PNG bytes."""

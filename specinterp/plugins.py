@@ -19,13 +19,14 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pluggy
 
 from specinterp import hookspecs
 from specinterp.containment import InterruptWatch, describe
-from specinterp.interfaces import DatasetPlugin, Explainer, Metric, ModelPlugin, Renderer, SpecinterpError
+from specinterp.interfaces import Dataset, DatasetPlugin, Explainer, Metric, ModelPlugin, Renderer, SpecinterpError
 
 ENTRY_POINT_GROUP = "specinterp"
 BUILTIN_DISTRIBUTION = "specinterp"
@@ -258,3 +259,14 @@ def reset() -> None:
     """Forget the loaded registry (tests that install a plugin at run time call this)."""
     registry.cache_clear()
     importlib.invalidate_caches()
+
+
+def open_dataset(name: str = "gtzan", root: str | Path | None = None) -> "Dataset":
+    """Dataset plugin ``name`` opened on ``root`` (default: the folder in the plugin's environment
+    variable, e.g. ``SPECINTERP_GTZAN``); a one-line :class:`SpecinterpError` when neither is given."""
+    plugin = registry().get("datasets", name)
+    folder = root or (os.environ.get(plugin.env_var) if plugin.env_var else None)
+    if not folder:
+        hint = f" or set {plugin.env_var}" if plugin.env_var else ""
+        raise SpecinterpError(f"dataset '{name}' needs a folder: pass --data PATH{hint}")
+    return plugin.open(Path(folder))
