@@ -17,7 +17,7 @@ import importlib.metadata
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -253,6 +253,52 @@ def registry() -> Registry:
     for (attr, name), entries in claims.items():
         _settle(reg, attr, name, entries, chosen.get((attr, name)))
     return reg
+
+
+def listing(reg: Registry, verdicts: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """What ``specinterp plugins --json`` prints: per plugin (sorted by name) :meth:`PluginInfo.as_dict`,
+    and when it provides something ``descriptions`` (``{kind: {name: description}}``, as ``provides``);
+    when it provides explainers, ``verdicts`` (``{explainer: {weights: verdict}}``) from ``verdicts``,
+    the recorded verdicts' ``"models"`` (:func:`specinterp.verdicts.recorded`)."""
+    entries = []
+    for plugin in sorted(reg.plugins.values(), key=lambda info: info.name):
+        entry = plugin.as_dict()
+        if plugin.provides:
+            entry["descriptions"] = {kind: {name: _description(getattr(reg, kind)[name]) for name in names}
+                                     for kind, names in plugin.provides.items()}
+        explainers = plugin.provides.get("explainers", [])
+        if explainers:
+            entry["verdicts"] = {name: {weights: recorded["explainers"][name] for weights, recorded in verdicts.items()
+                                        if name in recorded.get("explainers", {})} for name in explainers}
+        entries.append(entry)
+    return entries
+
+
+def _description(item: Any) -> str:
+    return getattr(item, "description", None) or ""
+
+
+def format_listing(entries: list[dict[str, Any]]) -> str:
+    """What ``specinterp plugins`` prints for :func:`listing`'s ``entries``: per plugin a line (name,
+    distribution and version, what it provides), its error if any, then a line per thing it provides
+    with its description, an explainer's followed by its verdict on each model (or "not assessed")."""
+    lines = []
+    for entry in entries:
+        provides = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in entry["provides"].items()) or "nothing"
+        lines.append(f"{entry['name']}  ({entry['distribution']} {entry['version']})  {provides}")
+        if entry["error"]:
+            lines.append(f"  ERROR {entry['error']}")
+        for kind, described in entry.get("descriptions", {}).items():
+            for name, description in described.items():
+                verdicts = f" | {_verdicts_text(entry['verdicts'][name])}" if kind == "explainers" else ""
+                lines.append(f"  {name}: {description or '(no description)'}{verdicts}")
+    return "\n".join(lines)
+
+
+def _verdicts_text(by_weights: Mapping[str, Mapping[str, Any]]) -> str:
+    """``camcnn-random failed (randomization, class), basecnn-random passed``, or ``not assessed``."""
+    return ", ".join(f"{weights} {v['status']}" + (f" ({', '.join(v['failed'])})" if v.get("failed") else "")
+                     for weights, v in by_weights.items()) or "not assessed"
 
 
 def reset() -> None:
