@@ -22,7 +22,8 @@ MAX_DURATION = 4 * 3600.0  # seconds; --max-duration's default
 
 
 class Group(click.Group):
-    """Prints :class:`SpecinterpError` as one line on stderr and exits 1 (no traceback)."""
+    """Prints :class:`SpecinterpError` as one line on stderr and exits 1, Ctrl-C as ``interrupted`` and
+    exits 130 (no traceback)."""
 
     def invoke(self, ctx: click.Context):
         try:
@@ -30,6 +31,9 @@ class Group(click.Group):
         except SpecinterpError as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("Error: interrupted", err=True)
+            sys.exit(130)
 
 
 @click.group(cls=Group)
