@@ -13,14 +13,21 @@ The ``audio`` option chooses what the players play. ``"embed"`` (the default): t
 self-contained file, its audio inlined as Ogg Vorbis data URIs (about 1.2 MB per minute of song for
 one map's three players), unless all players together last over ``INLINE_SECONDS``; then, as with
 ``"link"``, the players link the WAVs beside the page by relative path, the decoded original included
-(``<stem>.original.wav``), and the page says so. No scripts, no external resources.
+(``<stem>.original.wav``), and the page says so. No external resources.
+
+A small inline script (the players work without it) puts them behind one transport: all tracks keep one
+position, a switch (keys 1-9, or o, u, i) chooses which is heard without restarting, a playhead runs over
+the figure's time axes (their boxes in the image's pixels come from the drawing: :func:`png.figure_time_axes`),
+a click there seeks, space plays or pauses and the arrow keys step.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import json
 import queue
+import struct
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from html import escape
@@ -65,7 +72,153 @@ CSS = """
 .specinterp .verdict.passed { color: #1b5e20; }
 .specinterp .verdict.unassessed { color: #666; }
 .specinterp pre { background: #f5f5f5; padding: .6em; white-space: pre-wrap; word-break: break-all; }
+.specinterp [hidden] { display: none !important; }
+.specinterp .figure { position: relative; display: inline-block; max-width: 100%; box-sizing: border-box;
+  border: 1px solid #ddd; }
+.specinterp .figure img { display: block; border: 0; }
+.specinterp .lane { position: absolute; cursor: pointer; }
+.specinterp .playhead { position: absolute; top: 0; bottom: 0; width: 2px; margin-left: -1px; background: #00e5ff;
+  box-shadow: 0 0 0 1px rgba(0, 0, 0, .45); pointer-events: none; }
+.specinterp .transport { position: sticky; bottom: 0; z-index: 1; display: flex; flex-wrap: wrap; align-items: center;
+  gap: .4em .8em; padding: .5em 0; background: #fff; border-top: 1px solid #eee; }
+.specinterp .transport button { font: inherit; padding: .25em .7em; border: 1px solid #999; border-radius: 4px;
+  background: #f5f5f5; cursor: pointer; }
+.specinterp .transport .play { min-width: 5em; font-weight: bold; }
+.specinterp .transport .clock { font-variant-numeric: tabular-nums; min-width: 8em; }
+.specinterp .transport .switch { display: inline-flex; flex-wrap: wrap; }
+.specinterp .transport .switch button { border-radius: 0; margin-left: -1px; }
+.specinterp .transport .switch button[aria-pressed="true"] { background: #1f77b4; border-color: #1f77b4; color: #fff; }
+.specinterp .transport kbd { font: .8em monospace; opacity: .7; }
+.specinterp .transport .keys { flex-basis: 100%; margin: 0; }
 """
+
+SEEK_STEP = 5  # seconds the arrow keys move
+DRIFT = 0.03  # seconds a track may be off the audible one's position when switched to; farther, it is sought
+SLEW = 0.5  # seconds a silent track takes to make up a lag, playing faster or slower (1 + lag / SLEW)
+MAX_SLEW = 0.25  # seconds of lag beyond which a silent track is sought instead
+STEADY = 0.005  # seconds of lag below which a silent track plays at normal speed
+# The transport (a script only the page's own elements drive; without it the players above work alone). All
+# tracks play together, all but one muted, the silent ones kept in step with the audible one by their speed
+# (a seek while playing would resume late by its own time): switching unmutes another track at the same
+# position without restarting. The figure's time axes (data-axes: boxes in pixels of its image, data-size;
+# from 0 s to data-seconds) get a playhead and seek where clicked.
+SCRIPT = (f"""(() => {{
+  const STEP = {SEEK_STEP}, DRIFT = {DRIFT}, SLEW = {SLEW}, MAX_SLEW = {MAX_SLEW}, STEADY = {STEADY};
+""" + """  const root = document.currentScript.parentElement, figure = root.querySelector(".figure");
+  const transport = root.querySelector(".transport"), tracks = [...root.querySelectorAll("audio[data-part]")];
+  if (!figure || !transport || !tracks.length) return;
+  const seconds = Number(figure.dataset.seconds);
+  const [width, height] = JSON.parse(figure.dataset.size);
+  const percent = (fraction) => `${100 * fraction}%`;
+  const playButton = transport.querySelector(".play"), clock = transport.querySelector(".clock");
+  const choices = [...transport.querySelectorAll("[data-index]")];
+  let audible = 0, map = (tracks.find((a) => a.dataset.map) || tracks[0]).dataset.map;
+  const now = () => tracks[audible].currentTime;
+  const playing = () => !tracks[audible].paused;
+  const end = () => tracks[audible].duration || Infinity;
+  const heads = JSON.parse(figure.dataset.axes).map(([left, top, right, bottom]) => {
+    const lane = figure.appendChild(document.createElement("div")), head = document.createElement("div");
+    lane.className = "lane";
+    head.className = "playhead";
+    Object.assign(lane.style, { left: percent(left / width), top: percent(top / height),
+                                width: percent((right - left) / width), height: percent((bottom - top) / height) });
+    lane.addEventListener("click", (event) => {
+      const box = lane.getBoundingClientRect();
+      seek((event.clientX - box.left) / box.width * seconds);
+    });
+    return lane.appendChild(head);
+  });
+  const mmss = (t) => {
+    if (!isFinite(t)) return "-:--.-";
+    const tenths = Math.floor(t * 10);
+    return `${Math.floor(tenths / 600)}:${((tenths % 600) / 10).toFixed(1).padStart(4, "0")}`;
+  };
+  function show() {
+    const t = now();
+    heads.forEach((head) => { head.style.left = percent(Math.min(t / seconds, 1)); });
+    clock.textContent = `${mmss(t)} / ${mmss(end())}`;
+    playButton.textContent = playing() ? "pause" : "play";
+    choices.forEach((choice, i) => choice.setAttribute("aria-pressed", String(i === audible)));
+  }
+  function place(a, t) {
+    if (a.currentTime !== t) a.currentTime = t;
+    a.playbackRate = 1;
+  }
+  function follow(a, t) {
+    const behind = t - a.currentTime;
+    if (a.seeking) return;
+    if (Math.abs(behind) > MAX_SLEW) place(a, t);
+    else a.playbackRate = Math.abs(behind) < STEADY ? 1 : 1 + behind / SLEW;
+  }
+  function align() {
+    const t = now();
+    tracks.forEach((a, i) => { if (i !== audible) (playing() ? follow : place)(a, t); });
+  }
+  function seek(time) {
+    const t = Math.min(Math.max(time, 0), end());
+    tracks.forEach((a) => place(a, t));
+    show();
+  }
+  function animate() {
+    show();
+    if (playing()) requestAnimationFrame(animate);
+  }
+  function stop() {
+    tracks.forEach((a) => a.pause());
+    align();
+    show();
+  }
+  function start() {
+    if (tracks[audible].ended) seek(0);
+    align();
+    tracks.forEach((a) => a.play().catch(stop));
+    requestAnimationFrame(animate);
+  }
+  function listen(index) {
+    if (!tracks[index] || index === audible) return;
+    const t = now();
+    tracks[index].playbackRate = 1;
+    if (!playing() || Math.abs(tracks[index].currentTime - t) > DRIFT) tracks[index].currentTime = t;
+    tracks[index].muted = false;
+    tracks[audible].muted = true;
+    audible = index;
+    map = tracks[index].dataset.map || map;
+    show();
+  }
+  const part = (name) => listen(tracks.findIndex((a) => a.dataset.part === name
+                                                  && (name === "original" || a.dataset.map === map)));
+  const keys = { " ": () => (playing() ? stop() : start()), ArrowLeft: () => seek(now() - STEP),
+                 ArrowRight: () => seek(now() + STEP), Home: () => seek(0),
+                 o: () => part("original"), u: () => part("used"), i: () => part("ignored") };
+  const ours = (element) => root.contains(element)
+    || ((!element || element === document.body) && document.querySelector(".specinterp") === root);
+  const action = (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey || !ours(document.activeElement)) return null;
+    if (/^[1-9]$/.test(event.key)) return () => listen(Number(event.key) - 1);
+    return keys[event.key.length === 1 ? event.key.toLowerCase() : event.key] || null;
+  };
+  document.addEventListener("keydown", (event) => {
+    const act = action(event);
+    if (!act) return;
+    event.preventDefault();
+    if (!(event.repeat && event.key === " ")) act();
+  });
+  document.addEventListener("keyup", (event) => { if (action(event)) event.preventDefault(); });
+  tracks.forEach((a) => {
+    ["timeupdate", "seeked", "loadedmetadata", "play", "pause"].forEach((type) => a.addEventListener(type, () => {
+      if (a !== tracks[audible]) return;
+      if (type === "timeupdate" && playing()) align();
+      show();
+    }));
+    a.addEventListener("ended", () => { if (a === tracks[audible]) stop(); });
+  });
+  playButton.addEventListener("click", () => (playing() ? stop() : start()));
+  choices.forEach((choice) => choice.addEventListener("click", () => listen(Number(choice.dataset.index))));
+  tracks.forEach((a, i) => { a.muted = i !== audible; });
+  root.querySelector("table.players").hidden = true;
+  transport.hidden = false;
+  show();
+})();""")
 
 
 @dataclass(frozen=True)
@@ -209,11 +362,33 @@ def link_note(explanation: Explanation, audio: str) -> str:
             "play the WAV files written beside this page, so keep them together.")
 
 
-def _players(tracks: list[Track], note: str) -> str:
-    rows = "".join(f'<tr><th>{escape(t.label)}</th><td><audio controls preload="metadata" src="{escape(t.src)}">'
-                   f"</audio></td></tr>" for t in tracks)
+def track_roles(explanation: Explanation) -> list[tuple[str, str]]:
+    """Each player's part (``original``, ``used`` or ``ignored``) and map (``""`` for the original), in page order."""
+    return [("original", "")] + [(part, name) for name in explanation.maps for part in ("used", "ignored")]
+
+
+def _players(explanation: Explanation, tracks: list[Track], note: str) -> str:
+    """The players, one per track (playable alone; the script hides them behind its transport)."""
+    roles = track_roles(explanation)
+    rows = "".join(f'<tr><th>{escape(t.label)}</th><td><audio controls preload="metadata" src="{escape(t.src)}" '
+                   f'data-part="{part}" data-map="{escape(name)}"></audio></td></tr>'
+                   for t, (part, name) in zip(tracks, roles))
     hint = f'<p class="note">{escape(note)}</p>' if note else ""
-    return f"<h2>Listen</h2>{hint}<table>{rows}</table>"
+    transport = _transport(roles[: len(tracks)]) if tracks else ""
+    return f'<h2>Listen</h2>{hint}{transport}<table class="players">{rows}</table>'
+
+
+def _transport(roles: list[tuple[str, str]]) -> str:
+    """One transport for all tracks, shown by the script: play/pause, the position, the switch, the keys."""
+    switch = "".join(f'<button type="button" data-index="{i}" aria-pressed="{"true" if i == 0 else "false"}">'
+                     f'<kbd>{i + 1}</kbd> {escape(part if part == "original" else f"{part} ({name})")}</button>'
+                     for i, (part, name) in enumerate(roles))
+    keys = (f"Space: play or pause; 1-{min(len(roles), 9)} or o, u, i: the original, what the network used, what it "
+            f"ignored, at the same moment; left and right arrows: {SEEK_STEP} s back or forward; "
+            "click the figure to go there.")
+    return (f'<div class="transport" hidden><button type="button" class="play">play</button>'
+            f'<span class="clock"></span><span class="switch" role="group" aria-label="listen to">{switch}</span>'
+            f'<p class="note keys">{keys}</p></div>')
 
 
 def _headline(explanation: Explanation) -> str:
@@ -244,9 +419,23 @@ def _summary(explanation: Explanation) -> str:
 
 
 def _figure(explanation: Explanation, image: bytes | None = None) -> str:
+    """The figure, with where its time axes lie in the image (``data-axes``, ``data-size``, ``data-seconds``)."""
+    image = image or png.display_png(explanation)
     strip = "taggram" if explanation.prediction.multilabel else "genre timeline"
     alt = f"{explanation.explainer} maps over the log-mel spectrogram, with the {strip}"
-    return f'<img alt="{escape(alt)}" src="{data_uri(image or png.display_png(explanation), "image/png")}">'
+    axes = shown_time_axes(explanation, image)
+    boxes = json.dumps([[round(v, 2) for v in box] for box in axes.boxes])
+    return (f'<div class="figure" data-seconds="{axes.seconds:.6f}" data-size="{json.dumps(list(axes.size))}" '
+            f'data-axes="{escape(boxes)}"><img alt="{escape(alt)}" src="{data_uri(image, "image/png")}"></div>')
+
+
+def shown_time_axes(explanation: Explanation, image: bytes) -> png.TimeAxes:
+    """:func:`png.figure_time_axes` scaled to ``image``, the figure as the page shows it (maybe downscaled)."""
+    full = png.figure_time_axes(explanation)
+    size = struct.unpack(">II", image[16:24])  # PNG IHDR: width, height
+    x, y = size[0] / full.size[0], size[1] / full.size[1]
+    return png.TimeAxes(tuple((left * x, top * y, right * x, bottom * y) for left, top, right, bottom in full.boxes),
+                        size, full.seconds)
 
 
 def _top(explanation: Explanation) -> str:
@@ -296,9 +485,9 @@ def fragment(explanation: Explanation, tracks: list[Track], note: str = "", imag
     """The report as an HTML fragment (its CSS scoped to ``.specinterp``); ``image``: the figure's PNG
     (default: drawn here, :func:`png.display_png`)."""
     parts = [_headline(explanation), _verdicts(explanation), _summary(explanation), _figure(explanation, image),
-             _players(tracks, note),
+             _players(explanation, tracks, note),
              _top(explanation), _timeline(explanation), _provenance(explanation)]
-    return f'<div class="specinterp"><style>{CSS}</style>{"".join(parts)}</div>'
+    return f'<div class="specinterp"><style>{CSS}</style>{"".join(parts)}<script>{SCRIPT}</script></div>'
 
 
 def document(explanation: Explanation, tracks: list[Track], note: str = "", image: bytes | None = None) -> str:
