@@ -12,7 +12,7 @@ from specinterp.interfaces import CamHead, ExplainableModel
 
 __all__ = ["hookimpl", "explain", "predict", "load_model", "render", "explain_many", "open_dataset", "FrontendConfig",
            "CamHead", "ExplainableModel"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def __getattr__(name: str) -> Any:
