@@ -425,11 +425,14 @@ def _explainer_determinism(case: ExplainerCase) -> None:
 
 
 @rule("explainer", "batch-independence",
-      "window 0 explained alone equals it explained in a batch with others (to the tolerance)")
+      "the first and the last window of a batch, each explained alone, equal them explained in the batch (to the "
+      "tolerance)")
 def _explainer_batch_independence(case: ExplainerCase) -> None:
-    in_batch = {name: value[:1] for name, value in case.batch.items()}
-    expect_same_maps(in_batch, case.first, f"window 0 explained alone differs from it explained in a batch of "
-                                           f"{WINDOWS}")
+    last = len(case.windows) - 1
+    for index, alone in ((0, case.first), (last, case.attempt(case.windows[last:], case.target[last:]))):
+        in_batch = {name: value[index : index + 1] for name, value in case.batch.items()}
+        expect_same_maps(in_batch, alone, f"window {index} explained alone differs from it explained in a batch of "
+                                          f"{len(case.windows)}")
 
 
 @rule("explainer", "eval-mode",

@@ -85,11 +85,20 @@ def example_registered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
     plugins.reset()
 
 
-def registered() -> list[tuple[str, str]]:
+KNOWN = {  # rules that built-ins break today, and why
+    ("explainers", "smoothgrad"): "batch-independence: its noise comes from one stream of torch's generator, so a "
+                                  "window's noise depends on the windows explained before it in the batch",
+}
+
+
+def registered() -> list:
     """(kind, name) of every registered model, explainer, renderer and dataset, and the example's explainer."""
     reg = plugins.registry()
-    found = {(kind, name) for kind in KINDS for name in getattr(reg, kind)}
-    return sorted(found | {("explainers", "loudness")})
+    found = {(kind, name) for kind in KINDS for name in getattr(reg, kind)} | {("explainers", "loudness")}
+    return [pytest.param(kind, name, id=f"{KINDS[kind]}:{name}",
+                         marks=[pytest.mark.xfail(reason=KNOWN[kind, name], raises=ConformanceError, strict=True)]
+                         if (kind, name) in KNOWN else [])
+            for kind, name in sorted(found)]
 
 
 def dataset_root(name: str, folder: Path) -> Path:
@@ -106,7 +115,7 @@ def dataset_root(name: str, folder: Path) -> Path:
 
 # ---------------------------------------------------------------- every registered plugin passes
 
-@pytest.mark.parametrize("kind, name", registered(), ids=[f"{KINDS[k]}:{n}" for k, n in registered()])
+@pytest.mark.parametrize("kind, name", registered())
 def test_registered_plugin_passes_the_kit(kind: str, name: str, example_registered: None, tmp_path: Path) -> None:
     if kind == "datasets":
         report = check_dataset(name, dataset_root(name, tmp_path))
@@ -185,6 +194,11 @@ class BatchDependent(Echo):
         return {"echo": windows[:, 0] - windows.mean()}  # centred on the batch's mean
 
 
+class FirstTargetOnly(Echo):
+    def attribute(self, model, windows, target, **options):
+        return {"echo": windows[:, 0] * (1.0 + target[0])}  # every window explained for window 0's target
+
+
 class IgnoresUnknownOptions(Echo):
     def explain(self, model, windows, target, **options):
         return self.attribute(model, windows, target, **{k: options.get(k, v) for k, v in self.options.items()})
@@ -255,6 +269,7 @@ class DescribesOnTwoLines(Echo):
 
 @pytest.mark.parametrize("broken, rule, detail", [
     (BatchDependent(), "batch-independence", "window 0 explained alone differs from it explained in a batch of 3"),
+    (FirstTargetOnly(), "batch-independence", "window 2 explained alone differs from it explained in a batch of 3"),
     (IgnoresUnknownOptions(), "unknown-options", "explain with undeclared option conformance_unknown_option=1 was accepted"),
     (LeavesAHook(), "no-state-leak", "after explain: 1 convs.4 (forward hook) left registered"),
     (LeavesGradients(), "no-state-leak", "after explain: gradient of input_norm.weight"),
