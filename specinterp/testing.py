@@ -160,7 +160,8 @@ def expect(condition: bool, finding: str) -> None:
         raise Broken(finding)
 
 
-def expect_one_line_error(what: str, call: Callable[[], Any], types: tuple[type[Exception], ...] = (ValueError,)) -> str:
+def expect_one_line_error(what: str, call: Callable[[], Any],
+                          types: tuple[type[Exception], ...] = (ValueError,)) -> str:
     """``call()`` must raise one of ``types`` with a one-line, non-empty message; return the message."""
     names = " or ".join(t.__name__ for t in types)
     try:
@@ -195,7 +196,7 @@ def expect_same_maps(first: Mapping[str, torch.Tensor], second: Mapping[str, tor
 
 def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 (the legacy global generator, which a plugin may draw from)
     random.seed(seed)
 
 
@@ -211,10 +212,11 @@ def tones(sample_rate: int, samples: int, seed: int, level: float = 0.5) -> np.n
 
 
 def synthetic_windows(config: FrontendConfig, count: int, seed: int) -> torch.Tensor:
-    """``count`` log-mel windows ``(count, 1, n_mels, window_frames)`` of seeded tones, each louder than the one before."""
+    """``count`` log-mel windows ``(count, 1, n_mels, window_frames)`` of seeded tones, each louder than the
+    one before."""
     samples = config.hop_length * (config.window_frames - 1)
-    windows = [log_mel(tones(config.sample_rate, samples, seed + i, level=0.1 * 3**i), config)[:, : config.window_frames]
-               for i in range(count)]
+    waves = [tones(config.sample_rate, samples, seed + i, level=0.1 * 3**i) for i in range(count)]
+    windows = [log_mel(wave, config)[:, : config.window_frames] for wave in waves]
     return torch.from_numpy(np.stack(windows))[:, None].contiguous()
 
 
@@ -288,7 +290,8 @@ class ModelState:
                   if (now := after.requires_grad.get(name, was)) != was]
         found += [f"gradient of {name} {'set' if was is None else 'changed'}" for name, was in self.grads.items()
                   if not _same_tensor(was, after.grads.get(name))]
-        found += [f"{name} changed" for name, was in self.tensors.items() if not _same_tensor(was, after.tensors.get(name))]
+        found += [f"{name} changed" for name, was in self.tensors.items()
+                  if not _same_tensor(was, after.tensors.get(name))]
         found += [f"{after.hooks[where] - was} {where} left registered" for where, was in self.hooks.items()
                   if after.hooks.get(where, 0) > was]
         return found
@@ -539,7 +542,8 @@ def _as_loaded(model: str | LoadedModel | nn.Module) -> LoadedModel:
     if isinstance(model, str):
         model = _loaded(model)
     if isinstance(model, LoadedModel):
-        return LoadedModel(model.name, copy.deepcopy(model.module), model.classes, model.config, frontend=model.frontend)
+        return LoadedModel(model.name, copy.deepcopy(model.module), model.classes, model.config,
+                           frontend=model.frontend)
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a model name, a LoadedModel or an nn.Module, got {type(model).__name__}")
     name = getattr(model, "model_name", type(model).__name__)
@@ -667,7 +671,8 @@ def _model_declarations(case: ModelCase) -> None:
     plugin = case.plugin
     expect(isinstance(plugin, ModelPlugin), f"is a {type(plugin).__name__}, not a specinterp.interfaces.ModelPlugin")
     expect(isinstance(plugin.name, str) and bool(plugin.name), f"name is {plugin.name!r}, expected a non-empty string")
-    expect(isinstance(plugin.description, str), f"description is {type(plugin.description).__name__}, expected a string")
+    expect(isinstance(plugin.description, str),
+           f"description is {type(plugin.description).__name__}, expected a string")
     config = attempt("default_config()", plugin.default_config)
     expect(isinstance(config, dict), f"default_config() returned {type(config).__name__}, expected a dict")
     attempt("json.dumps(default_config())", json.dumps, config)
@@ -753,7 +758,10 @@ def _model_batch_independence(case: ModelCase) -> None:
       "each explainable layer runs in the forward pass and outputs maps (N, C, h, w)")
 def _model_explainable_layers(case: ModelCase) -> None:
     outputs: dict[str, Any] = {}
-    handles = [layer.register_forward_hook(functools.partial(lambda name, m, args, out: outputs.setdefault(name, out), name))
+    def keep(name: str, module: nn.Module, args: Any, output: Any) -> None:
+        outputs.setdefault(name, output)
+
+    handles = [layer.register_forward_hook(functools.partial(keep, name))
                for name, layer in case.module.explainable_layers.items()]
     try:
         case.forward(case.windows[:1])
@@ -965,7 +973,8 @@ def _renderer_writes_files(case: RendererCase) -> None:
     paths = [Path(p).resolve() for p in returned]
     for path in paths:
         expect(path.is_relative_to(out_dir), f"render returned {path}, outside out_dir {out_dir}")
-        expect(path.is_file() and path.stat().st_size > 0, f"render returned {path.name}, which is not a non-empty file")
+        expect(path.is_file() and path.stat().st_size > 0,
+               f"render returned {path.name}, which is not a non-empty file")
     expect(any(p.name.endswith(case.renderer.suffix) for p in paths),
            f"none of the files returned ({', '.join(p.name for p in paths)}) ends with suffix '{case.renderer.suffix}'")
     unreported = sorted(set(case.names(rendering)) - {str(p.relative_to(out_dir)) for p in paths})
@@ -1007,7 +1016,7 @@ def _renderer_no_state_leak(case: RendererCase) -> None:
     after = (explanation.maps, explanation.spectrogram, np.asarray(explanation.waveform[:]), explanation.prediction,
              explanation.options)
     names = ("maps", "spectrogram", "waveform", "prediction", "options")
-    for name, was, now in zip(names, before, after):
+    for name, was, now in zip(names, before, after, strict=True):
         expect(_same_value(was, now), f"render changed the explanation's {name}")
 
 
@@ -1089,10 +1098,12 @@ def _dataset_opens(case: DatasetCase) -> None:
 
 
 @rule("dataset", "clips",
-      "clips() is a non-empty list of Clip with unique string ids and labels in range(len(classes)), the same each call")
+      "clips() is a non-empty list of Clip with unique string ids and labels in range(len(classes)), the same at "
+      "each call")
 def _dataset_clips(case: DatasetCase) -> None:
     clips = case.clips
-    expect(isinstance(clips, list) and bool(clips), f"clips() returned {clips!r:.80}, expected a non-empty list of Clip")
+    expect(isinstance(clips, list) and bool(clips),
+           f"clips() returned {clips!r:.80}, expected a non-empty list of Clip")
     for clip in clips:
         expect(isinstance(clip, Clip), f"clips() holds a {type(clip).__name__}, not a Clip")
         expect(isinstance(clip.id, str) and bool(clip.id), f"clip id {clip.id!r} is not a non-empty string")
@@ -1116,7 +1127,8 @@ def _dataset_clips_readable(case: DatasetCase) -> None:
 
     clip = case.clips[0]
     samples = attempt(f"decoding clip '{clip.id}'", audio.load, clip.path)
-    expect(samples.size > 0 and bool(np.isfinite(samples).all()), f"clip '{clip.id}' decodes to no or non-finite samples")
+    expect(samples.size > 0 and bool(np.isfinite(samples).all()),
+           f"clip '{clip.id}' decodes to no or non-finite samples")
 
 
 @rule("dataset", "splits",
@@ -1133,7 +1145,8 @@ def _dataset_splits(case: DatasetCase) -> None:
         seen: dict[str, str] = {}
         for part, clips in split.parts.items():
             for clip in clips:
-                expect(clip.id in known, f"split('{name}') part '{part}' holds '{clip.id}', which clips() does not list")
+                expect(clip.id in known,
+                       f"split('{name}') part '{part}' holds '{clip.id}', which clips() does not list")
                 expect(seen.setdefault(clip.id, part) == part,
                        f"split('{name}') puts clip '{clip.id}' in parts '{seen[clip.id]}' and '{part}'")
 
@@ -1172,7 +1185,7 @@ def _dataset_truth(case: DatasetCase) -> None:
         raise NotApplicable("truth() returns None: the dataset knows no truth")
     expect(isinstance(masks, tuple) and len(masks) == 2, f"truth() returned {type(masks).__name__}, expected "
                                                          f"(relevance, distractors)")
-    for label, mask in zip(("relevance", "distractors"), masks):
+    for label, mask in zip(("relevance", "distractors"), masks, strict=True):
         expect(isinstance(mask, np.ndarray) and mask.dtype == bool and mask.shape == (DEFAULT.n_mels, frames),
                f"truth()'s {label} is {getattr(mask, 'dtype', type(mask).__name__)} "
                f"{getattr(mask, 'shape', '')}, expected bool ({DEFAULT.n_mels}, {frames})")

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import REPO, make_fake_gtzan
 from torch import nn
 
+from conftest import REPO, make_fake_gtzan, tone_mix
 from specinterp import plugins
 from specinterp.explaining import evaluating
 from specinterp.interfaces import (
@@ -147,11 +147,13 @@ def test_the_example_package_runs_its_own_conformance_tests(example_registered: 
 def test_an_explainer_that_refuses_the_model_given_is_skipped_with_the_reason() -> None:
     report = check_explainer("cam", model=TinyPlugin().build({}))
     assert report.passed == () and set(report.skipped) == set(rules("explainer"))
-    assert set(report.skipped.values()) == {"explainer 'cam' cannot explain model 'TinyNet': the model lacks gap-linear-head"}
+    refusal = "explainer 'cam' cannot explain model 'TinyNet': the model lacks gap-linear-head"
+    assert set(report.skipped.values()) == {refusal}
 
 
 def test_check_plugin_names_what_it_does_not_know() -> None:
-    with pytest.raises(SpecinterpError, match="^no model, explainer, renderer, dataset or distribution named 'nonesuch'$"):
+    unknown = "^no model, explainer, renderer, dataset or distribution named 'nonesuch'$"
+    with pytest.raises(SpecinterpError, match=unknown):
         check_plugin("nonesuch")
     with pytest.raises(ValueError, match="dataset 'gtzan' is checked at a folder: pass root="):
         check_plugin("gtzan")
@@ -270,7 +272,8 @@ class DescribesOnTwoLines(Echo):
 @pytest.mark.parametrize("broken, rule, detail", [
     (BatchDependent(), "batch-independence", "window 0 explained alone differs from it explained in a batch of 3"),
     (FirstTargetOnly(), "batch-independence", "window 2 explained alone differs from it explained in a batch of 3"),
-    (IgnoresUnknownOptions(), "unknown-options", "explain with undeclared option conformance_unknown_option=1 was accepted"),
+    (IgnoresUnknownOptions(), "unknown-options",
+     "explain with undeclared option conformance_unknown_option=1 was accepted"),
     (LeavesAHook(), "no-state-leak", "after explain: 1 convs.4 (forward hook) left registered"),
     (LeavesGradients(), "no-state-leak", "after explain: gradient of input_norm.weight"),
     (WrongShape(), "shapes", "map 'echo' has shape (3, 1, 32, 32) for windows (3, 1, 32, 32), expected (3, 32, 32)"),
@@ -373,7 +376,8 @@ def model_plugin(module: type[nn.Module], **attributes: Any) -> ModelPlugin:
 
 
 @pytest.mark.parametrize("broken, rule, detail", [
-    (model_plugin(OneOutputPerBatch), "shapes", "forward gives (1, 3) for windows (3, 1, 16, 16), expected (3, classes)"),
+    (model_plugin(OneOutputPerBatch), "shapes",
+     "forward gives (1, 3) for windows (3, 1, 16, 16), expected (3, classes)"),
     (model_plugin(BatchStatistics), "batch-independence", "window 0 alone gives other logits than in a batch of 3"),
     (model_plugin(UnusedLayer), "explainable-layers", "layer 'spare' does not run in the forward pass"),
     (model_plugin(ForeignLayer), "builds", "explainable_layers['features'] is not a submodule of the model"),
@@ -534,7 +538,6 @@ class LabelOutOfRange(Folder):
 @pytest.fixture
 def two_classes(tmp_path: Path) -> Path:
     import soundfile as sf
-    from conftest import tone_mix
 
     for c, hz in (("a", 220.0), ("b", 880.0)):
         (tmp_path / c).mkdir()
