@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from conftest import REPO, SHARED_GTZAN
 
 PAGES = sorted((REPO / "docs").glob("*.md")) + [REPO / "README.md"]
