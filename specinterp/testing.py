@@ -41,6 +41,7 @@ from specinterp.interfaces import (
     Clip,
     Dataset,
     DatasetPlugin,
+    ExplainableModel,
     Explainer,
     Explanation,
     IncompatibleExplainer,
@@ -82,10 +83,13 @@ class Report:
     skipped: dict[str, str] = field(default_factory=dict)
 
     def __str__(self) -> str:
-        text = f"{self.subject}: {len(self.passed)} rules passed"
-        if self.skipped:
-            text += "; skipped: " + "; ".join(f"{rule} ({why})" for rule, why in self.skipped.items())
-        return text
+        """``explainer 'cam' on model 'camcnn': 11 rules passed; skipped: declared-options, one-line-errors (declares
+        no options)``: skipped rules grouped by reason."""
+        by_reason: dict[str, list[str]] = {}
+        for rule_name, why in self.skipped.items():
+            by_reason.setdefault(why, []).append(rule_name)
+        skipped = "; ".join(f"{', '.join(names)} ({why})" for why, names in by_reason.items())
+        return f"{self.subject}: {len(self.passed)} rules passed" + (f"; skipped: {skipped}" if skipped else "")
 
 
 # ---------------------------------------------------------------- rules and their runner
@@ -547,7 +551,13 @@ def _as_loaded(model: str | LoadedModel | nn.Module) -> LoadedModel:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a model name, a LoadedModel or an nn.Module, got {type(model).__name__}")
     name = getattr(model, "model_name", type(model).__name__)
-    return LoadedModel(name, copy.deepcopy(model).eval(), (), {}, frontend=getattr(model, "frontend", None) or DEFAULT)
+    frontend = getattr(model, "frontend", None) or DEFAULT
+    module = copy.deepcopy(model).eval()
+    if not isinstance(module, ExplainableModel):  # a plain module, wrapped as specinterp.explain wraps it
+        from specinterp.models import UserModel
+
+        module = UserModel(module, frontend).eval()
+    return LoadedModel(name, module, (), {}, frontend=frontend)
 
 
 def _accepting_model(explainer: Explainer) -> tuple[LoadedModel | None, str]:
@@ -585,11 +595,11 @@ def check_explainer(explainer: Explainer | str, model: str | LoadedModel | nn.Mo
     explainer : Explainer or str
         The explainer, or its registered name.
     model : str, LoadedModel, nn.Module or None
-        What to explain (a copy is used): a registered model's name (its shipped weights, else seeded
-        random weights), a loaded model, or a module following
-        :class:`specinterp.interfaces.ExplainableModel` (its ``frontend`` attribute, else the study's, sets the
-        windows). Default: ``camcnn`` with its shipped weights on windows of :data:`DEFAULT_WINDOW`, or the first
-        registered model the explainer's ``check`` accepts, on its own windows.
+        What to explain (a copy is used): a registered model's name (its shipped weights, else seeded random
+        weights), a loaded model, or a module (one without the :class:`specinterp.interfaces.ExplainableModel`
+        attributes is wrapped as ``specinterp.explain`` wraps it; its ``frontend`` attribute, else the study's, sets
+        the windows). Default: ``camcnn`` with its shipped weights on windows of :data:`DEFAULT_WINDOW`, or the
+        first registered model the explainer's ``check`` accepts, on its own windows.
     window : (int, int) or None
         The windows' ``(n_mels, frames)``, the model's front end changed to match (the model must take them);
         default: the model's own.

@@ -151,6 +151,14 @@ def test_an_explainer_that_refuses_the_model_given_is_skipped_with_the_reason() 
     assert set(report.skipped.values()) == {refusal}
 
 
+def test_a_plain_module_is_wrapped_as_the_api_wraps_it() -> None:
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3))
+    report = check_explainer("saliency", model=net, window=(16, 16))
+    assert str(report) == ("explainer 'saliency' on model 'Sequential': 11 rules passed; "
+                           "skipped: declared-options, one-line-errors (declares no options)")
+    assert not hasattr(net, "frontend")  # the kit worked on a copy
+
+
 def test_check_plugin_names_what_it_does_not_know() -> None:
     unknown = "^no model, explainer, renderer, dataset or distribution named 'nonesuch'$"
     with pytest.raises(SpecinterpError, match=unknown):
