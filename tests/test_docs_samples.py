@@ -7,8 +7,11 @@ Conventions for whoever writes a page:
   ``.venv/`` are the repository's: ``examples/example.ogg`` and ``.venv/bin/specinterp`` resolve, and what
   the sample writes stays out of the checkout.
 - A comment line ``# needs: gtzan`` runs the sample only where the GTZAN copy is (``$SPECINTERP_GTZAN``, or
-  ``../shared/gtzan``; the variable is set for the sample); ``# needs: network`` (pip installs) never runs
-  here, the tests being offline. Other needs are refused, so a typo cannot skip a sample silently.
+  ``../shared/gtzan``; the variable is set for the sample); ``# needs: example-plugin`` runs it with
+  ``examples/specinterp-loudness`` installed (into a folder of the test's, on ``PYTHONPATH``);
+  ``# needs: network`` (pip installs) never runs here, the tests being offline. A need is the first word
+  of each comma-separated part (words after it are for the reader). Other needs are refused, so a typo
+  cannot skip a sample silently.
 - Output, pseudo-code and sketches go in ```console, ```text or unlabelled blocks, which are not run.
 """
 
@@ -27,7 +30,8 @@ from conftest import REPO, SHARED_GTZAN
 
 PAGES = sorted((REPO / "docs").glob("*.md")) + [REPO / "README.md"]
 SHELL_PAGES = {"quickstart.md"}  # pages whose ```bash samples run too
-KNOWN_NEEDS = {"gtzan", "network"}
+KNOWN_NEEDS = {"gtzan", "network", "example-plugin"}
+EXAMPLE_PLUGIN = REPO / "examples" / "specinterp-loudness"
 OPENING = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\s`]*)")
 NEEDS = re.compile(r"^#[ \t]*needs:[ \t]*(.+)$", re.MULTILINE)
 TIMEOUT = 120  # seconds per sample; the slowest today takes a few
@@ -48,7 +52,7 @@ class Sample:
 
     @property
     def needs(self) -> set[str]:
-        return {need.strip() for found in NEEDS.findall(self.code) for need in found.split(",")}
+        return {part.split()[0] for found in NEEDS.findall(self.code) for part in found.split(",") if part.strip()}
 
 
 def fenced_blocks(page: Path) -> list[Sample]:
@@ -84,12 +88,23 @@ def sample_folder(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def sample_environment(tmp_path: Path) -> dict[str, str]:
-    """The test's environment, with the interpreter's scripts first on PATH, a headless Matplotlib and a
-    private feature cache."""
+@pytest.fixture(scope="module")
+def example_plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding ``examples/specinterp-loudness`` installed by pip (offline: no build isolation)."""
+    site = tmp_path_factory.mktemp("example-plugin")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--target", str(site), str(EXAMPLE_PLUGIN)], check=True, capture_output=True)
+    return site
+
+
+def sample_environment(tmp_path: Path, site: Path | None) -> dict[str, str]:
+    """The test's environment, with the interpreter's scripts first on PATH, a headless Matplotlib, a
+    private feature cache and, when given, an installed plugin's folder on PYTHONPATH."""
     env = dict(os.environ, MPLBACKEND="Agg", SPECINTERP_CACHE=str(tmp_path / ".cache"),
                SPECINTERP_GTZAN=str(SHARED_GTZAN))
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    if site is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
     return env
 
 
@@ -115,12 +130,13 @@ def command(sample: Sample, folder: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=lambda sample: sample.name)
-def test_sample_runs(sample: Sample, tmp_path: Path) -> None:
+def test_sample_runs(sample: Sample, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     reason = skip_reason(sample)
     if reason:
         pytest.skip(reason)
     folder = sample_folder(tmp_path)
-    result = subprocess.run(command(sample, folder), check=False, cwd=folder, env=sample_environment(tmp_path),
+    site = request.getfixturevalue("example_plugin_site") if "example-plugin" in sample.needs else None
+    result = subprocess.run(command(sample, folder), check=False, cwd=folder, env=sample_environment(tmp_path, site),
                             capture_output=True, text=True, timeout=TIMEOUT)
     assert result.returncode == 0, (f"{sample.name} exited {result.returncode}:\n{sample.code}\n"
                                     f"stdout:\n{result.stdout[-3000:]}\nstderr:\n{result.stderr[-3000:]}")
@@ -136,7 +152,7 @@ def test_samples_are_found() -> None:
 def test_fenced_blocks_reads_indented_and_labelled_fences(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
     page.write_text("text\n\n- item\n\n    ```python\n    x = 1\n    ```\n\n````console\n$ ```\n````\n"
-                    "```bash\n# needs: gtzan, network\nspecinterp plugins\n```\n", encoding="utf-8")
+                    "```bash\n# needs: gtzan, network (it installs)\nspecinterp plugins\n```\n", encoding="utf-8")
     blocks = fenced_blocks(page)
     assert [(block.line, block.language) for block in blocks] == [(5, "python"), (9, "console"), (12, "bash")]
     assert blocks[0].code == "x = 1\n"
