@@ -7,7 +7,7 @@ a list of named rules on tiny seeded inputs (a few seconds per plugin) and raise
 rule's name and says what was expected and what happened::
 
     rule 'batch-independence': explainer 'x' on model 'camcnn': window 0 explained alone differs from
-    it explained in a batch of 3 (max |diff| 0.41, tolerance 4.1e-05)
+    it explained in a batch of 3 (map 'x', max |diff| 0.41, tolerance 4.1e-05)
 
 When every rule holds they return a :class:`Report` (the rules passed, and those skipped with the
 reason). :func:`check_plugin` checks a plugin by its registered name, or everything a distribution
