@@ -205,6 +205,8 @@ def explain(source: str | Path | np.ndarray, model: ModelLike = "camcnn", explai
         Maps per explainer ``(n_mels, T)`` in [0, 1] on the model's grid, the log-mel, the prediction,
         the waveform at the model's rate and the front end: ``.save(folder)`` writes PNG, WAV and HTML.
 
+    Notes
+    -----
     Maps are computed per window, stitched into one song-length map (overlaps averaged) and scaled to
     [0, 1] by the song's own minimum and maximum (one scale for all maps where the explainer asks for
     ``shared_scale``). Several explainers share one prediction; their maps are named after them, and
