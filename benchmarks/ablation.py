@@ -42,7 +42,8 @@ def run(model: str, split, dataset, epochs: int, changes: dict) -> dict:
     """Train with ``changes`` to the recipe; summarize the validation curve."""
     config = training.TrainConfig(epochs=epochs, seed=0, **changes)
     with TemporaryDirectory() as out:
-        training.train(registry().get("models", model), dataset, split, Path(out), config, progress=False, log=lambda _: None)
+        training.train(registry().get("models", model), dataset, split, Path(out), config, progress=False,
+                       log=lambda _: None)
         history = json.loads((Path(out) / f"{model}-{split.name}.history.json").read_text())
     last = history[-5:]
     best = max(history, key=lambda h: (h["valid_balanced_accuracy"], h["valid_accuracy"]))
@@ -58,7 +59,8 @@ def run(model: str, split, dataset, epochs: int, changes: dict) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path(os.environ.get("SPECINTERP_GTZAN", REPO.parent / "shared" / "gtzan")))
+    parser.add_argument("--data", type=Path,
+                        default=Path(os.environ.get("SPECINTERP_GTZAN", REPO.parent / "shared" / "gtzan")))
     parser.add_argument("--model", default="camcnn")
     parser.add_argument("--split", default="filtered")
     parser.add_argument("--epochs", type=int, default=20)
@@ -67,16 +69,19 @@ def main() -> None:
 
     dataset = registry().datasets["gtzan"].open(args.data)
     split = dataset.split(args.split, 0)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO).stdout.strip()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=REPO).stdout.strip()
     for name in args.only or VARIANTS:
         result = run(args.model, split, dataset, args.epochs, VARIANTS[name])
         print(f"{name:40s} last-5 valid {100 * result['last5_accuracy']:5.1f} % "
-              f"(balanced {100 * result['last5_balanced_accuracy']:5.1f} %)  best {100 * result['best_accuracy']:5.1f} % "
+              f"(balanced {100 * result['last5_balanced_accuracy']:5.1f} %)  "
+              f"best {100 * result['best_accuracy']:5.1f} % "
               f"/ {100 * result['best_balanced_accuracy']:5.1f} % at epoch {result['best_epoch']}", flush=True)
         document = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"runs": {}}
         document["runs"][f"{args.model}/{args.split}/{args.epochs}/{name}"] = {
             **result, "date": date.today().isoformat(), "commit": commit,
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '-')}",
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+                       f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '-')}",
         }
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(document, indent=1))

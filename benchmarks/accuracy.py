@@ -1,6 +1,7 @@
 """Clip-level test accuracy of the shipped weights on both splits, beside the SVM baseline.
 
-    python benchmarks/accuracy.py [--data ../shared/gtzan] [--models camcnn basecnn maskedcnn musicnn-genre] [--out FILE]
+    python benchmarks/accuracy.py [--data ../shared/gtzan] [--models camcnn basecnn maskedcnn musicnn-genre]
+        [--out FILE]
 
 Runs the same evaluation as `specinterp evaluate` for each model and split (weights: the shipped
 variant trained on that split), reads benchmarks/results/baseline_svm.json, prints a Markdown table
@@ -46,7 +47,8 @@ def table(split: str, reports: dict[str, dict], baseline: dict | None) -> str:
         lines.append(f"| {genre}{note} | {row['clips']} | " + " | ".join(cells) + " |")
     lines.append("| **overall** | " + str(first["clips"]) + " | " +
                  " | ".join(f"**{100 * r['accuracy']:.1f} %**" for _, r in columns) + " |")
-    lines.append("| **balanced** | | " + " | ".join(f"**{100 * r['balanced_accuracy']:.1f} %**" for _, r in columns) + " |")
+    lines.append("| **balanced** | | " +
+                 " | ".join(f"**{100 * r['balanced_accuracy']:.1f} %**" for _, r in columns) + " |")
     return f"### split `{split}`\n\n" + "\n".join(lines)
 
 
@@ -54,7 +56,8 @@ def baseline_as_report(result: dict) -> dict:
     """The baseline JSON in the evaluation report's shape."""
     return {
         "accuracy": result["accuracy"], "balanced_accuracy": result["balanced_accuracy"],
-        "per_class": {g: {"accuracy": row["accuracy"], "clips": row["test_clips"]} for g, row in result["per_genre"].items()},
+        "per_class": {g: {"accuracy": row["accuracy"], "clips": row["test_clips"]}
+                      for g, row in result["per_genre"].items()},
     }
 
 
@@ -81,7 +84,8 @@ def check_targets(splits: dict[str, dict]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path(os.environ.get("SPECINTERP_GTZAN", REPO.parent / "shared" / "gtzan")))
+    parser.add_argument("--data", type=Path,
+                        default=Path(os.environ.get("SPECINTERP_GTZAN", REPO.parent / "shared" / "gtzan")))
     parser.add_argument("--models", nargs="+", default=["camcnn", "basecnn", "maskedcnn", "musicnn-genre"])
     parser.add_argument("--splits", nargs="+", default=["random", "filtered"])
     parser.add_argument("--out", type=Path, default=RESULTS / "accuracy.json")
@@ -90,7 +94,8 @@ def main() -> None:
     dataset = registry().datasets["gtzan"].open(args.data)
     baseline_path = RESULTS / "baseline_svm.json"
     baseline = json.loads(baseline_path.read_text())["splits"] if baseline_path.is_file() else {}
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO).stdout.strip()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=REPO).stdout.strip()
     out = {"date": date.today().isoformat(), "commit": commit,
            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}", "splits": {}}
     for split_name in args.splits:

@@ -83,7 +83,8 @@ def read_cache(path: Path) -> dict[str, tuple[str, np.ndarray]]:
     if not path.is_file():
         return {}
     with np.load(path, allow_pickle=False) as npz:
-        return {i: (s, row) for i, s, row in zip(npz["ids"].tolist(), npz["stamps"].tolist(), npz["features"])}
+        columns = zip(npz["ids"].tolist(), npz["stamps"].tolist(), npz["features"], strict=True)
+        return {i: (s, row) for i, s, row in columns}
 
 
 def write_cache(path: Path, rows: dict[str, tuple[str, np.ndarray]]) -> None:
@@ -105,7 +106,7 @@ def features_for(clips: list[Clip], jobs: int) -> tuple[dict[str, np.ndarray], d
     if stale:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             computed = pool.map(clip_features, [c.path for c in stale], chunksize=4)
-            rows.update({c.id: (stamp(c.path), row) for c, row in zip(stale, computed)})
+            rows.update({c.id: (stamp(c.path), row) for c, row in zip(stale, computed, strict=True)})
         write_cache(path, rows)
     summary = {"description": FEATURES, "per_clip": int(next(iter(rows.values()))[1].size), "computed": len(stale),
                "cached": len(clips) - len(stale), "seconds": round(time.perf_counter() - start, 2),
@@ -134,7 +135,8 @@ def balanced_accuracy(truth: np.ndarray, predicted: np.ndarray) -> float:
     return float(np.mean(list(recalls(truth, predicted).values())))
 
 
-def select(train: tuple[np.ndarray, np.ndarray], valid: tuple[np.ndarray, np.ndarray]) -> tuple[float, str | float, float]:
+def select(train: tuple[np.ndarray, np.ndarray],
+           valid: tuple[np.ndarray, np.ndarray]) -> tuple[float, str | float, float]:
     """(C, gamma, valid balanced accuracy) of the best grid point; ties go to the earlier (smaller C)."""
     best: tuple[float, str | float, float] = (GRID_C[0], GRID_GAMMA[0], -1.0)
     for c in GRID_C:

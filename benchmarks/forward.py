@@ -1,6 +1,7 @@
 """The forward pass near its limit: predict's window outputs against the same convolutions benchmarked alone.
 
-    python benchmarks/forward.py [--model camcnn|basecnn|musicnn-genre] [--seconds 180] [--repeat 5] [--variants] [--smoke]
+    python benchmarks/forward.py [--model camcnn|basecnn|musicnn-genre] [--seconds 180] [--repeat 5] [--variants]
+        [--smoke]
 
 For the model as ``api.load_model`` gives it and the windows of a seeded synthesized song (default 3
 minutes, at the model's rate, window length and hop), it measures:
@@ -42,12 +43,12 @@ from dataclasses import dataclass, replace
 from functools import partial
 
 import numpy as np
-import record
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+import record
 from specinterp import api, frontend, inference
 from specinterp import windows as win
 
@@ -93,8 +94,10 @@ def kernel_calls(module: nn.Module, window: torch.Tensor) -> list[tuple[str, nn.
     shape without the batch axis, in the order called."""
     names = {layer: name for name, layer in module.named_modules()}
     calls: list[tuple[str, nn.Module, tuple[int, ...]]] = []
-    hooks = [layer.register_forward_pre_hook(lambda layer, args: calls.append((names[layer], layer, tuple(args[0].shape[1:]))))
-             for layer in module.modules() if isinstance(layer, KERNELS)]
+    def note(layer: nn.Module, args: tuple) -> None:
+        calls.append((names[layer], layer, tuple(args[0].shape[1:])))
+
+    hooks = [layer.register_forward_pre_hook(note) for layer in module.modules() if isinstance(layer, KERNELS)]
     try:
         with torch.no_grad():
             module(window)
@@ -109,7 +112,8 @@ def kernel_alone(layer: nn.Module, x: torch.Tensor, channels_last: bool, batch: 
     in the layout asked."""
     weight = layer.weight.detach()
     if channels_last:
-        x, weight = x.contiguous(memory_format=torch.channels_last), weight.contiguous(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+        weight = weight.contiguous(memory_format=torch.channels_last)
     chunks = x.split(batch)
     if isinstance(layer, nn.Linear):
         operation = partial(F.linear, weight=weight, bias=layer.bias)
@@ -196,7 +200,8 @@ def window_outputs_as(module: nn.Module, windows: win.Windows, setting: Setting,
             out = []
             with grad_mode():
                 for start in range(0, len(windows), setting.batch):
-                    logits = model(torch.from_numpy(windows[start : start + setting.batch]).contiguous(memory_format=layout))
+                    batch = torch.from_numpy(windows[start : start + setting.batch])
+                    logits = model(batch.contiguous(memory_format=layout))
                     if not bool(torch.isfinite(logits).all()):
                         raise ValueError("NaN or infinite outputs")
                     out.append(torch.sigmoid(logits) if multilabel else torch.log_softmax(logits, dim=1))
@@ -212,7 +217,8 @@ def variant_settings(windows: int) -> dict[str, Setting]:
     together = replace(base, inference_mode=True, channels_last=True, fold_batch_norm=True)
     return {
         "before (batch 64, no_grad, contiguous)": base,
-        "now (batch 16, inference_mode, channels_last)": replace(base, batch=16, inference_mode=True, channels_last=True),
+        "now (batch 16, inference_mode, channels_last)": replace(base, batch=16, inference_mode=True,
+                                                                 channels_last=True),
         "batch 8": replace(base, batch=8),
         "batch 16": replace(base, batch=16),
         "batch 32": replace(base, batch=32),
@@ -275,11 +281,13 @@ def main() -> None:
                      for name, setting in variant_settings(len(windows)).items()})
     timed = {name: summary(s, bound, bound_any) for name, s in interleaved(runs, repeat).items()}
     forward = timed.pop("predict")
-    print(f"forward (window_outputs) {forward['min']:.3f} s best, {forward['median']:.3f} s median, first call {first:.3f} s; "
+    print(f"forward (window_outputs) {forward['min']:.3f} s best, {forward['median']:.3f} s median, "
+          f"first call {first:.3f} s; "
           f"{flops / 1e9:.2f} GFLOP -> {flops / 1e9 / forward['min']:.1f} GFLOP/s")
     print(f"bound (its Conv/Linear alone, all windows at once) {bound:.3f} s; in any layout and batching tried "
           f"{bound_any:.3f} s; matmul {gflops:.1f} GFLOP/s")
-    print(f"forward / bound: {forward['ratio_bound']:.2f} (target <= 2); / bound in any batching {forward['ratio_bound_any_batch']:.2f}")
+    print(f"forward / bound: {forward['ratio_bound']:.2f} (target <= 2); "
+          f"/ bound in any batching {forward['ratio_bound_any_batch']:.2f}")
     for name, figures in timed.items():
         print(f"  {name:<52} {figures['min']:7.3f} s best {figures['median']:7.3f} s median   / bound "
               f"{figures['ratio_bound']:5.2f} / any batching {figures['ratio_bound_any_batch']:5.2f}")

@@ -99,7 +99,8 @@ def location_instability(module: torch.nn.Module, per_class: int = 16, top: floa
         if strength[:, f].max() <= 0:
             continue
         chosen = np.argsort(strength[:, f])[::-1][:chosen_count]
-        d = np.hypot(cols[chosen, f, None] - landmarks[chosen, :, 0], rows[chosen, f, None] - landmarks[chosen, :, 1]) / diagonal
+        d = np.hypot(cols[chosen, f, None] - landmarks[chosen, :, 0],
+                     rows[chosen, f, None] - landmarks[chosen, :, 1]) / diagonal
         values.append(float(d.std(axis=0).mean()))
     return float(np.mean(values))
 
@@ -107,7 +108,8 @@ def location_instability(module: torch.nn.Module, per_class: int = 16, top: floa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", action="append", required=True, metavar="LABEL=WEIGHTS")
-    parser.add_argument("--data", type=Path, default=Path(os.environ.get("SPECINTERP_GTZAN", REPO.parent / "shared" / "gtzan")))
+    parser.add_argument("--data", type=Path,
+                        default=Path(os.environ.get("SPECINTERP_GTZAN", REPO.parent / "shared" / "gtzan")))
     parser.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "interpretability.json")
     args = parser.parse_args()
     dataset = registry().datasets["gtzan"].open(args.data)

@@ -1,4 +1,5 @@
-"""Phase-preserving inversion beside the study's Griffin-Lim route: spectral convergence of an all-ones mask, seconds per clip.
+"""Phase-preserving inversion beside the study's Griffin-Lim route: spectral convergence of an all-ones mask,
+seconds per clip.
 
     python benchmarks/inversion.py [--data ../shared/gtzan] [--clips 20] [--griffin-lim 3] [--iterations 32] [--smoke]
 
@@ -20,9 +21,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-import record
 import torch
 
+import record
 from specinterp import audio, frontend
 
 SMOKE_ITERATIONS = 4
@@ -73,29 +74,31 @@ def measure(named: list[tuple[str, np.ndarray]], griffin_lim: int, iterations: i
     rows = []
     for index, (name, x) in enumerate(named):
         y, seconds = timed(specinterp_route, inverter, x)
-        row = {"clip": name, "audio_seconds": round(len(x) / record.RATE, 2),
-               "specinterp": {"spectral_convergence": frontend.spectral_convergence(x, y), "seconds": round(seconds, 4)}}
+        ours = {"spectral_convergence": frontend.spectral_convergence(x, y), "seconds": round(seconds, 4)}
+        row = {"clip": name, "audio_seconds": round(len(x) / record.RATE, 2), "specinterp": ours}
         if index < griffin_lim:
             y, seconds = timed(griffin_lim_route, x, iterations)
             row["griffin_lim"] = {"spectral_convergence": round(frontend.spectral_convergence(x, y), 4),
                                   "seconds": round(seconds, 2)}
         rows.append(row)
-        print(f"{name:<28} " + "   ".join(f"{route} SC {row[route]['spectral_convergence']:.3g} {row[route]['seconds']:.3f} s"
-                                           for route in ("specinterp", "griffin_lim") if route in row), flush=True)
+        routes = [route for route in ("specinterp", "griffin_lim") if route in row]
+        print(f"{name:<28} " + "   ".join(f"{route} SC {row[route]['spectral_convergence']:.3g} "
+                                           f"{row[route]['seconds']:.3f} s" for route in routes), flush=True)
     return rows
 
 
 def summary(rows: list[dict]) -> dict:
-    """Spectral convergence and mean seconds per clip of each route, and specinterp / Griffin-Lim on the clips both ran."""
-    found = {"specinterp": {"clips": len(rows),
-                            "max_spectral_convergence": max(r["specinterp"]["spectral_convergence"] for r in rows),
-                            "mean_seconds_per_clip": round(float(np.mean([r["specinterp"]["seconds"] for r in rows])), 4)}}
+    """Spectral convergence and mean seconds per clip of each route, and specinterp / Griffin-Lim on the clips
+    both ran."""
+    found = {"specinterp": {
+        "clips": len(rows), "max_spectral_convergence": max(r["specinterp"]["spectral_convergence"] for r in rows),
+        "mean_seconds_per_clip": round(float(np.mean([r["specinterp"]["seconds"] for r in rows])), 4)}}
     both = [r for r in rows if "griffin_lim" in r]
     if both:
-        found["griffin_lim"] = {"clips": len(both),
-                                "spectral_convergence_range": [min(r["griffin_lim"]["spectral_convergence"] for r in both),
-                                                               max(r["griffin_lim"]["spectral_convergence"] for r in both)],
-                                "mean_seconds_per_clip": round(float(np.mean([r["griffin_lim"]["seconds"] for r in both])), 2)}
+        convergence = [r["griffin_lim"]["spectral_convergence"] for r in both]
+        found["griffin_lim"] = {
+            "clips": len(both), "spectral_convergence_range": [min(convergence), max(convergence)],
+            "mean_seconds_per_clip": round(float(np.mean([r["griffin_lim"]["seconds"] for r in both])), 2)}
         found["ratio_specinterp_griffin_lim"] = round(sum(r["specinterp"]["seconds"] for r in both)
                                                       / sum(r["griffin_lim"]["seconds"] for r in both), 5)
     return found
@@ -107,8 +110,10 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=20)
     parser.add_argument("--griffin-lim", type=int, nargs="?", const=3, default=3, metavar="N",
                         help="run the study's Griffin-Lim route on the first N clips (default 3; 0: none)")
-    parser.add_argument("--iterations", type=int, default=32, help="Griffin-Lim iterations (librosa's default, the study's)")
-    parser.add_argument("--smoke", action="store_true", help="one 3 s synthesized clip, 4 Griffin-Lim iterations, not recorded")
+    parser.add_argument("--iterations", type=int, default=32,
+                        help="Griffin-Lim iterations (librosa's default, the study's)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="one 3 s synthesized clip, 4 Griffin-Lim iterations, not recorded")
     args = parser.parse_args()
     iterations = SMOKE_ITERATIONS if args.smoke else args.iterations
 

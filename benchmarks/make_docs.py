@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 import record
 
@@ -63,7 +63,8 @@ def targets(records: dict[str, dict | None]) -> str:
     add("`explain --explainer cam` on a 3-minute song minus `import torch, torchaudio`", "<= 2.5 s",
         startup and startup["own_s"], 2.5, "s", "startup")
     forward = records.get("forward")
-    add(f"forward pass / its FLOP bound, each layer alone in any batching ({forward['model'] if forward else 'camcnn'})",
+    model = forward["model"] if forward else "camcnn"
+    add(f"forward pass / its FLOP bound, each layer alone in any batching ({model})",
         "<= 2", forward and forward["ratio_forward_bound_any_batch"], 2, "", "forward")
     size = records.get("report_size")
     add("HTML report per minute of audio (embedded Vorbis)", "<= 1.5 MB",
@@ -92,7 +93,8 @@ def explainer_times(r: dict) -> str:
     return (f"{r['input']}, model {r['model']}, {r['windows']} windows; least of {r['repeat']} run(s). The explainer's "
             "part is its maps over all windows, stitched, after one shared prediction; the command is "
             "`specinterp explain --explainer X` with all renderers in a fresh process.\n\n"
-            + table(["explainer", "default options", "explainer s (wall)", "(CPU)", "whole command s (wall)", "(CPU)"], rows))
+            + table(["explainer", "default options", "explainer s (wall)", "(CPU)", "whole command s (wall)", "(CPU)"],
+                    rows))
 
 
 def startup(r: dict) -> str:
@@ -119,13 +121,15 @@ def forward(r: dict) -> str:
 
 def memory(r: dict) -> str:
     return (f"{r['hours']:g} h of seeded tones, noise and beats (22050 Hz WAV), `--model {r['model']} --explainer "
-            f"{r['explainer']} --render {r['render']}` in a child process: **{r['wall_s']} s** wall, {r['cpu_s']} s CPU, "
+            f"{r['explainer']} --render {r['render']}` in a child process: **{r['wall_s']} s** wall, "
+            f"{r['cpu_s']} s CPU, "
             f"peak RSS **{r['peak_rss_mib']} MiB**; wrote {', '.join(r['written'])}.")
 
 
 def report_size(r: dict) -> str:
     rows = [[mode, round(m["html_bytes"] / 1e6, 2), m["mb_per_minute"],
-             ", ".join(f"{name} {size / 1e6:.2f} MB" for name, size in m["files"].items() if not name.endswith(".html"))]
+             ", ".join(f"{name} {size / 1e6:.2f} MB" for name, size in m["files"].items()
+                       if not name.endswith(".html"))]
             for mode, m in r["modes"].items()]
     return f"{r['input']}, {r['explainer']} on {r['model']}, `--render html`.\n\n" + table(
         ["audio", "HTML MB", "MB per minute", "beside it"], rows)
@@ -136,17 +140,22 @@ def throughput(r: dict) -> str:
             for w, f in sorted(r["workers"].items())]
     return (f"`specinterp explain --explainer {r['explainer']} --workers W` over a folder of {r['input']} "
             f"({r['audio_s']} s of audio), all renderers, a fresh process each, model loading included.\n\n"
-            + table(["workers", "files/s", "s of audio per s", "speed-up", "wall s", "CPU s", "the command's line"], rows))
+            + table(["workers", "files/s", "s of audio per s", "speed-up", "wall s", "CPU s", "the command's line"],
+                    rows))
 
 
 def peers(r: dict) -> str:
     rows = [[name, s["median"], s["min"]] for name, s in r["seconds"].items()]
-    agree = "; ".join(f"{peer}: ratio {r[f'ratio_specinterp_{peer}']}, maps' Pearson r {r[f'pearson_specinterp_{peer}']['mean']}"
+    agree = "; ".join(f"{peer}: ratio {r[f'ratio_specinterp_{peer}']}, "
+                      f"maps' Pearson r {r[f'pearson_specinterp_{peer}']['mean']}"
                       for peer in ("captum", "pytorch_grad_cam") if f"ratio_specinterp_{peer}" in r)
-    skipped = f" pytorch-grad-cam skipped: {r['pytorch_grad_cam_skipped']}." if r.get("pytorch_grad_cam_skipped") else ""
-    return (f"Grad-CAM of `{r['layer']}` on {r['model']}: {r['input']}, {r['windows']} windows, batches of {r['batch']}, "
-            f"target {r['target']}, {r['repeat']} interleaved repeats. specinterp route: {r['specinterp_route']}. "
-            f"specinterp / peer (median of paired ratios): {agree}.{skipped}\n\n" + table(["route", "median s", "least s"], rows))
+    why = r.get("pytorch_grad_cam_skipped")
+    skipped = f" pytorch-grad-cam skipped: {why}." if why else ""
+    return (f"Grad-CAM of `{r['layer']}` on {r['model']}: {r['input']}, {r['windows']} windows, "
+            f"batches of {r['batch']}, target {r['target']}, {r['repeat']} interleaved repeats. "
+            f"specinterp route: {r['specinterp_route']}. "
+            f"specinterp / peer (median of paired ratios): {agree}.{skipped}\n\n"
+            + table(["route", "median s", "least s"], rows))
 
 
 def inversion(r: dict) -> str:

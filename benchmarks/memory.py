@@ -34,7 +34,8 @@ def write_long_song(path: Path, seconds: float, seed: int = 0) -> None:
         for minute in range(int(np.ceil(seconds / 60))):
             freqs = rng.uniform(80, 4000, 3)
             x = sum(np.sin(2 * np.pi * fr * t) for fr in freqs) / 3
-            x = 0.4 * x * (0.6 + 0.4 * (np.sin(2 * np.pi * rng.uniform(1, 3) * t) > 0)) + 0.05 * rng.standard_normal(len(t))
+            gate = 0.6 + 0.4 * (np.sin(2 * np.pi * rng.uniform(1, 3) * t) > 0)
+            x = 0.4 * x * gate + 0.05 * rng.standard_normal(len(t))
             f.write(x[: int(min(60, seconds - 60 * minute) * RATE)].astype(np.float32))
 
 

@@ -1,7 +1,8 @@
 """Choose musicnn-genre's head and recipe on the valid parts, cheaply: the body is frozen, so its features
 can be computed once per window and the head trained on them in seconds.
 
-    OMP_NUM_THREADS=1 python benchmarks/musicnn_genre_heads.py [--data ../shared/gtzan] [--features runs/musicnn-genre-features.npz]
+    OMP_NUM_THREADS=1 python benchmarks/musicnn_genre_heads.py [--data ../shared/gtzan]
+        [--features runs/musicnn-genre-features.npz]
 
 A proxy for ``specinterp train --model musicnn-genre --fit train`` that keeps what a head sees and how it
 is trained (the trainer's class-balanced draws of 2 windows per clip per epoch, batch 32, AdamW,
@@ -26,7 +27,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from specinterp import features, windows as win
+from specinterp import features
+from specinterp import windows as win
 from specinterp.evaluation import scores
 from specinterp.frontend import FrontendConfig
 from specinterp.plugins import registry
@@ -59,7 +61,8 @@ def window_features(clips, path: Path) -> dict[str, torch.Tensor]:
 
 
 def fit_head(feats, split, lr: float, epochs: int, hidden: int, dropout: float, seed: int,
-             weight_decay: float = 1e-3, crops: int = 2, batch: int = 32, smoothing: float = 0.1) -> list[tuple[float, float]]:
+             weight_decay: float = 1e-3, crops: int = 2, batch: int = 32,
+             smoothing: float = 0.1) -> list[tuple[float, float]]:
     """Train a head as the trainer would; (valid accuracy, balanced) after each epoch."""
     torch.manual_seed(seed)
     train, valid = split.parts["train"], split.parts["valid"]
@@ -97,7 +100,8 @@ def fit_head(feats, split, lr: float, epochs: int, hidden: int, dropout: float, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path(os.environ.get("SPECINTERP_GTZAN", REPO.parent / "shared" / "gtzan")))
+    parser.add_argument("--data", type=Path,
+                        default=Path(os.environ.get("SPECINTERP_GTZAN", REPO.parent / "shared" / "gtzan")))
     parser.add_argument("--features", type=Path, default=REPO / "runs" / "musicnn-genre-features.npz")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "musicnn_genre_heads.json")
     args = parser.parse_args()
@@ -109,7 +113,7 @@ def main() -> None:
     feats = window_features(sorted(needed.values(), key=lambda c: c.id), args.features)
     rows = []
     for (name, split), values in itertools.product(splits.items(), itertools.product(*GRID.values())):
-        settings = dict(zip(GRID, values))
+        settings = dict(zip(GRID, values, strict=True))
         curves = np.array([fit_head(feats, split, seed=seed, **settings) for seed in SEEDS])  # (seeds, epochs, 2)
         last = curves[:, -1].mean(axis=0)
         rows.append({"split": name, "split_digest": split.digest(), **settings, "valid_accuracy": float(last[0]),

@@ -32,11 +32,11 @@ from collections.abc import Callable
 from importlib.util import find_spec
 
 import numpy as np
-import record
 import torch
 from captum.attr import LayerAttribution, LayerGradCam
 from torch import nn
 
+import record
 from specinterp import api, audio, frontend, inference
 from specinterp import windows as win
 from specinterp.explaining import find_layer
@@ -60,8 +60,8 @@ def specinterp_route(loaded: api.LoadedModel, batches: list[torch.Tensor], targe
     method = registry().get("explainers", "gradcam")
 
     def run() -> np.ndarray:
-        return np.concatenate([method.explain(loaded.module, batch, torch.full((len(batch),), target))["gradcam"].numpy()
-                               for batch in batches])
+        maps = (method.explain(loaded.module, batch, torch.full((len(batch),), target))["gradcam"] for batch in batches)
+        return np.concatenate([m.numpy() for m in maps])
     return run
 
 
@@ -123,7 +123,7 @@ def pearson_per_window(a: np.ndarray, b: np.ndarray) -> tuple[float, int]:
 
 def paired_ratio(seconds: dict[str, list[float]], numerator: str, denominator: str) -> float:
     """Median over repeats of ``numerator``'s seconds over ``denominator``'s."""
-    return round(statistics.median(a / b for a, b in zip(seconds[numerator], seconds[denominator])), 3)
+    return round(statistics.median(a / b for a, b in zip(seconds[numerator], seconds[denominator], strict=True)), 3)
 
 
 def figures(seconds: dict[str, list[float]], maps: dict[str, np.ndarray]) -> dict:
@@ -141,7 +141,8 @@ def figures(seconds: dict[str, list[float]], maps: dict[str, np.ndarray]) -> dic
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=201,
-                        help="interleaved runs of every route (a run is ~30 ms: thread wake-ups make single runs vary 2x)")
+                        help="interleaved runs of every route (a run is ~30 ms: thread wake-ups make single runs "
+                             "vary 2x)")
     parser.add_argument("--smoke", action="store_true", help="3 s synthesized clip, 2 repeats, not recorded")
     args = parser.parse_args()
     repeat = 2 if args.smoke else args.repeat
@@ -150,7 +151,8 @@ def main() -> None:
     samples, described = clip_samples(args.smoke)
     spectrogram = frontend.log_mel(samples, loaded.frontend)
     prediction, windows = inference.predict(loaded.module, spectrogram, loaded.classes, HOP, loaded.frontend)
-    batches = [torch.from_numpy(windows[start : start + api.EXPLAIN_BATCH]) for start in range(0, len(windows), api.EXPLAIN_BATCH)]
+    batches = [torch.from_numpy(windows[start : start + api.EXPLAIN_BATCH])
+               for start in range(0, len(windows), api.EXPLAIN_BATCH)]
     layer = find_layer(loaded.module, LAYER)
     print(f"{described}: {len(windows)} windows of {windows.size} frames every {HOP}, batches of {api.EXPLAIN_BATCH}, "
           f"target {loaded.classes[prediction.index]}, {repeat} repeats, {torch.get_num_threads()} threads", flush=True)

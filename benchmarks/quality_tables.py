@@ -38,8 +38,8 @@ def cell(value: dict | None, digits: int) -> str:
 def table(document: dict) -> str:
     summary = document["summary"]
     present = [(key, title) for key, title in COLUMNS if any(key in e["values"] for e in summary.values())]
-    lines = [f"`{document['command']}`: {document['clips']} clips ({document['sanity_clips']} for the sanity "
-             f"checks), {document['seconds']:.0f} s; cascade {' → '.join(document['cascade'])}.", "",
+    lines = [(f"`{document['command']}`: {document['clips']} clips ({document['sanity_clips']} for the sanity "
+              f"checks), {document['seconds']:.0f} s; cascade {' → '.join(document['cascade'])}."), "",
              "| explainer | verdict | " + " | ".join(t for _, t in present) + " | s/clip |",
              "|---|---|" + "---|" * len(present) + "---|"]
     for name, entry in summary.items():

@@ -44,7 +44,8 @@ def git_commit() -> str:
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], capture_output=True, text=True, cwd=REPO).stdout.strip()
 
-    dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/results", ":!docs/benchmarks.md")
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/results",
+                ":!docs/benchmarks.md")
     return git("rev-parse", "--short", "HEAD") + ("+dirty" if dirty else "")
 
 
@@ -81,7 +82,8 @@ def provenance(*extra_versions: str) -> dict:
     return {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "commit": git_commit(),
             "machine": machine(), "load_average_1_5_15": [round(v, 2) for v in os.getloadavg()],
             "versions": versions(*extra_versions),
-            "command": "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0], REPO), *sys.argv[1:]])}
+            "command": "python " + " ".join(shlex.quote(a)
+                                            for a in [os.path.relpath(sys.argv[0], REPO), *sys.argv[1:]])}
 
 
 def append(name: str, figures: dict, smoke: bool = False, *extra_versions: str) -> dict:

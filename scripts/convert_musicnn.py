@@ -145,7 +145,8 @@ def load_graph(checkpoint: Path):
         values = reader(checkpoint)
         variables = [n.name for n in forward.node if n.op in ("VariableV2", "Variable")]
         assigns = [tf.compat.v1.assign(graph.get_tensor_by_name(f"{v}:0"), values.get_tensor(v)) for v in variables]
-        flags = [f"{n.name}:0" for n in forward.node if n.op == "Placeholder" and n.attr["dtype"].type == tf.bool.as_datatype_enum]
+        flags = [f"{n.name}:0" for n in forward.node
+                 if n.op == "Placeholder" and n.attr["dtype"].type == tf.bool.as_datatype_enum]
         others = [n.name for n in forward.node if n.op == "Placeholder" and f"{n.name}:0" not in flags]
     if others != [INPUT.split(":")[0]]:
         raise RuntimeError(f"{checkpoint}: unexpected inputs {others}")
@@ -153,7 +154,7 @@ def load_graph(checkpoint: Path):
     session.run(assigns)
 
     def run(batch: np.ndarray, fetch: list[str] | None = None):
-        feed = {INPUT: np.asarray(batch, np.float32), **{flag: False for flag in flags}}
+        feed = {INPUT: np.asarray(batch, np.float32), **dict.fromkeys(flags, False)}
         return session.run(fetch or f"{OUTPUT}:0", feed_dict=feed)
 
     return session, run
@@ -214,7 +215,8 @@ def musicnn_state(values, config: dict) -> dict[str, np.ndarray]:
     channels = f_t * len(heights) + f_s * len(widths)
     for i in range(config["midend_layers"]):
         ours = f"midend.blocks.{i}.layers"
-        state |= _conv1d(values, name("conv2d", conv), f"{ours}.conv", (config["midend_width"], channels if i == 0 else f_m, 1, f_m))
+        shape = (config["midend_width"], channels if i == 0 else f_m, 1, f_m)
+        state |= _conv1d(values, name("conv2d", conv), f"{ours}.conv", shape)
         state |= _bn(values, name("batch_normalization", bn), f"{ours}.norm")
         conv, bn = conv + 1, bn + 1
     pooled = 2 * (channels + f_m * config["midend_layers"])
@@ -296,8 +298,10 @@ def main(argv: list[str] | None = None) -> int:
     source = args.source or package_dir()
     for folder in CHECKPOINTS:
         path = convert(source, folder, args.out)
-        print(f"{folder} -> {path.relative_to(REPO) if path.is_relative_to(REPO) else path} ({path.stat().st_size / 1e6:.2f} MB)")
-    license_file = next((p for p in (source / "LICENSE.md", *source.parent.glob("musicnn-*.dist-info/LICENSE*")) if p.is_file()), None)
+        shown = path.relative_to(REPO) if path.is_relative_to(REPO) else path
+        print(f"{folder} -> {shown} ({path.stat().st_size / 1e6:.2f} MB)")
+    licenses = (source / "LICENSE.md", *source.parent.glob("musicnn-*.dist-info/LICENSE*"))
+    license_file = next((p for p in licenses if p.is_file()), None)
     if license_file is None:
         print("musicnn's LICENSE.md not found beside the package; copy it by hand", file=sys.stderr)
         return 1

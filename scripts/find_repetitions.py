@@ -97,7 +97,7 @@ def main() -> None:
           f"overlap >= {args.min_overlap:g} s")
     print(f"\npairs scoring >= {args.threshold:g} (score, second clip's start minus first's):")
     found = set()
-    for i, j in sorted(zip(*np.nonzero(best >= args.threshold)), key=lambda p: -best[p]):
+    for i, j in sorted(zip(*np.nonzero(best >= args.threshold), strict=True), key=lambda p: -best[p]):
         found.add(frozenset((ids[i], ids[j])))
         print(f"  {best[i, j]:.3f}  {ids[i]} {ids[j]}  offset {offset[i, j] * frame_s:+.1f} s")
 

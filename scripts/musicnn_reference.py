@@ -73,7 +73,8 @@ def synthetic_clip(seed: int = 7) -> np.ndarray:
     for start in np.arange(0.25, SYNTHETIC_SECONDS, 0.5):
         i = int(start * SR)
         n = int(0.08 * SR)
-        burst[i:i + n] = rng.standard_normal(len(burst[i:i + n])) * np.exp(-np.arange(len(burst[i:i + n])) / (0.02 * SR))
+        length = len(burst[i:i + n])
+        burst[i:i + n] = rng.standard_normal(length) * np.exp(-np.arange(length) / (0.02 * SR))
     x += 1.5 * burst
     return (x / np.abs(x).max()).astype(np.float32)
 
@@ -163,8 +164,9 @@ def main(argv: list[str] | None = None) -> int:
         return path
 
     path, gain = scaled_to_peak(synthetic_clip(), SR, write_pcm16)
-    out = record("synthetic", path, f"tests/fixtures/musicnn/synthetic.wav ({SYNTHETIC_SECONDS:g} s, {SR} Hz, "
-                 "16-bit; written by scripts/musicnn_reference.py, seed 7; gain already applied)", gain, models, versions)
+    source = (f"tests/fixtures/musicnn/synthetic.wav ({SYNTHETIC_SECONDS:g} s, {SR} Hz, "
+              "16-bit; written by scripts/musicnn_reference.py, seed 7; gain already applied)")
+    out = record("synthetic", path, source, gain, models, versions)
     print(out.relative_to(REPO), f"gain {gain}")
     return 0
 

@@ -16,9 +16,10 @@ import hashlib
 import json
 import time
 import zlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -330,7 +331,7 @@ def run(job: Job, progress: Callable[[int], None] = lambda n: None) -> list[dict
     try:
         for clip in job.clips:
             keys = [job.key(e, o, clip) for e, o in job.explainers]
-            pending = [(e, o) for (e, o), key in zip(job.explainers, keys) if key not in cached]
+            pending = [(e, o) for (e, o), key in zip(job.explainers, keys, strict=True) if key not in cached]
             rows += [cached[key] for key in keys if key in cached]
             progress(len(job.explainers) - len(pending))
             if not pending:
@@ -342,7 +343,7 @@ def run(job: Job, progress: Callable[[int], None] = lambda n: None) -> list[dict
                 progress(len(pending))
                 continue
             pending_keys = [key for key in keys if key not in cached]
-            for (explainer, options, make), key in zip(makers, pending_keys):
+            for (explainer, _options, make), key in zip(makers, pending_keys, strict=True):
                 row = {"key": key, "explainer": explainer.name, "clip": clip.id}
                 started = time.perf_counter()
                 try:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +35,8 @@ def summarize(rows: list[dict[str, Any]], seed: int) -> dict[str, dict[str, Any]
     and ``seconds`` (mean time per clip, all metrics included)."""
     summary: dict[str, dict[str, Any]] = {}
     for row in rows:
-        entry = summary.setdefault(row["explainer"], {"values": {}, "curves": {}, "errors": [], "_raw": {}, "_time": []})
+        entry = summary.setdefault(row["explainer"],
+                                   {"values": {}, "curves": {}, "errors": [], "_raw": {}, "_time": []})
         if "error" in row:
             entry["errors"].append(row["error"])
             continue
@@ -66,7 +68,8 @@ def verdict(values: Mapping[str, Mapping[str, float]], model: str) -> dict[str, 
     if not found:
         return {"status": "not assessed", "text": f"not assessed on {model}"}
     failed = [check for check, v in found.items() if v["mean"] > SANITY_LIMIT]
-    borderline = [check for check, v in found.items() if v.get("low", v["mean"]) <= SANITY_LIMIT < v.get("high", v["mean"])]
+    borderline = [check for check, v in found.items()
+                  if v.get("low", v["mean"]) <= SANITY_LIMIT < v.get("high", v["mean"])]
 
     def figure(check: str) -> str:
         v = found[check]
@@ -109,7 +112,7 @@ def table_text(summary: Mapping[str, Mapping[str, Any]], better: Mapping[str, st
             cells.append("" if v is None else f"{v['mean']:.3g} [{v['low']:.3g}, {v['high']:.3g}]")
         lines.append(cells)
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    text = "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in lines)
+    text = "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in lines)
     return text + "\n(+ higher is better, - lower is better; 95 % bootstrap intervals over clips)"
 
 
@@ -139,12 +142,13 @@ def plot_curves(summary: Mapping[str, Mapping[str, Any]], depth_names: list[str]
         return None
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.6), squeeze=False)
     colors = plt.get_cmap("tab20")
-    for ax, (key, title) in zip(axes[0], panels):
+    for ax, (key, title) in zip(axes[0], panels, strict=True):
         for i, (explainer, entry) in enumerate(summary.items()):
             curve = entry["curves"].get(key)
             if curve is None:
                 continue
-            style = {"color": "black", "linestyle": "--"} if explainer.startswith("random") else {"color": colors(i % 20)}
+            reference = explainer.startswith("random")
+            style = {"color": "black", "linestyle": "--"} if reference else {"color": colors(i % 20)}
             x = np.arange(1, len(curve) + 1) if key.startswith("randomization") else np.linspace(0, 1, len(curve))
             ax.plot(x, curve, label=explainer, linewidth=1.4, **style)
         ax.set_title(title, fontsize=10)

@@ -109,7 +109,8 @@ def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
         raise SpecinterpError(f"sample rates must be positive, got {from_rate} -> {to_rate}")
     if from_rate == to_rate:
         return np.ascontiguousarray(samples, dtype=np.float32)
-    return np.ascontiguousarray(soxr.resample(np.asarray(samples, dtype=np.float32), from_rate, to_rate), dtype=np.float32)
+    resampled = soxr.resample(np.asarray(samples, dtype=np.float32), from_rate, to_rate)
+    return np.ascontiguousarray(resampled, dtype=np.float32)
 
 
 def clock(seconds: float) -> str:

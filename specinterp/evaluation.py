@@ -70,8 +70,8 @@ def evaluate(loaded, dataset, split, part: str = "test") -> dict[str, Any]:
         "model": loaded.name, "weights": str(loaded.path), "dataset": dataset.name, "split": split.name,
         "split_digest": split.digest(), "part": part, "clips": len(clips), "missing_from_copy": split.missing,
         "accuracy": result["accuracy"], "balanced_accuracy": result["balanced_accuracy"],
-        "per_class": {c: {"accuracy": None if np.isnan(a) else float(a), "clips": int(n)}
-                      for c, a, n in zip(classes, result["per_class_accuracy"], result["per_class_count"])},
+        "per_class": {c: {"accuracy": None if np.isnan(a) else float(a), "clips": int(n)} for c, a, n
+                      in zip(classes, result["per_class_accuracy"], result["per_class_count"], strict=True)},
         "classes": classes, "confusion": result["confusion"].tolist(),
         "trained_on": {k: loaded.meta.get(k) for k in ("split", "split_digest", "seed", "epoch", "git_commit")},
     }
@@ -79,8 +79,8 @@ def evaluate(loaded, dataset, split, part: str = "test") -> dict[str, Any]:
 
 def format_report(report: dict[str, Any]) -> str:
     """A readable table of the per-class figures."""
-    lines = [f"{report['model']} on {report['split']}/{report['part']} ({report['clips']} clips): "
-             f"accuracy {report['accuracy']:.3f}, balanced {report['balanced_accuracy']:.3f}"]
+    lines = [(f"{report['model']} on {report['split']}/{report['part']} ({report['clips']} clips): "
+              f"accuracy {report['accuracy']:.3f}, balanced {report['balanced_accuracy']:.3f}")]
     for name, row in report["per_class"].items():
         if row["clips"]:
             thin = "  (too few clips for a stable figure)" if row["clips"] < 5 else ""

@@ -12,9 +12,10 @@ per window ``(N, n_mels, frames)``.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
@@ -301,7 +302,7 @@ def silence(windows: torch.Tensor) -> torch.Tensor:
 
 # ---------------------------------------------------------------- axes
 
-def frontend_config(owner: Any, n_mels: int) -> "FrontendConfig":
+def frontend_config(owner: Any, n_mels: int) -> FrontendConfig:
     """The front end ``owner`` (a model, or an :class:`~specinterp.interfaces.Explanation`) declares as
     its ``frontend`` attribute, else the study's default with ``n_mels`` mel bands.
 

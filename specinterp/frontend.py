@@ -16,9 +16,9 @@ An all-ones mask gives back the input up to float rounding (no Griffin-Lim).
 from __future__ import annotations
 
 import functools
-
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -101,7 +101,8 @@ class FrontendConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise SpecinterpError(f"front end: {name} must be a positive integer, got {value!r}")
-        for name in ("f_min", "power", "amin", "log_multiplier", "log_offset") + (("f_max",) if self.f_max is not None else ()):
+        optional = ("f_max",) if self.f_max is not None else ()
+        for name in ("f_min", "power", "amin", "log_multiplier", "log_offset", *optional):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
                 raise SpecinterpError(f"front end: {name} must be a non-negative number, got {value!r}")
@@ -114,7 +115,7 @@ class FrontendConfig:
             raise SpecinterpError(f"front end: need f_min < f_max <= sample_rate / 2, got {self.f_min}..{self.top_hz}")
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "FrontendConfig":
+    def from_dict(cls, values: Mapping[str, Any]) -> FrontendConfig:
         """A config from JSON fields (the rest default); a one-line error for unknown or bad fields."""
         if not isinstance(values, Mapping):
             raise SpecinterpError(f"front end: expected an object of fields, got {type(values).__name__}")
@@ -202,7 +203,8 @@ def log_mel(waveform: np.ndarray, config: FrontendConfig = DEFAULT, block_frames
             return transform(torch.from_numpy(np.ascontiguousarray(waveform[:], dtype=np.float32))).numpy()
         out = np.empty((config.n_mels, frames), dtype=np.float32)
         margin = config.n_fft // config.hop_length + 1
-        for start, stop, lo, first, last in block_ranges(frames, block_frames, margin, config.hop_length, len(waveform)):
+        ranges = block_ranges(frames, block_frames, margin, config.hop_length, len(waveform))
+        for start, stop, lo, first, last in ranges:
             block = transform(torch.from_numpy(np.ascontiguousarray(waveform[first:last], dtype=np.float32))).numpy()
             out[:, start:stop] = block[:, start - lo : stop - lo]
         return out

@@ -8,7 +8,7 @@ declares the gradients capability, and carries the front end and output kind the
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import nn
@@ -73,11 +73,13 @@ def wrap(module: nn.Module, frontend: FrontendConfig | Mapping | None, classes: 
          multilabel: bool = False) -> LoadedModel:
     """A user's module as a :class:`LoadedModel` (eval mode), checked for what it needs."""
     if not isinstance(module, nn.Module):
-        raise SpecinterpError(f"model must be a plugin name, a loaded model or an nn.Module, got {type(module).__name__}")
+        raise SpecinterpError(
+            f"model must be a plugin name, a loaded model or an nn.Module, got {type(module).__name__}")
     if classes is None or len(classes) == 0:
         raise SpecinterpError("a model passed as an nn.Module needs classes=[...] (the name of each output)")
     if frontend is None:
-        raise SpecinterpError("a model passed as an nn.Module needs frontend=FrontendConfig(...) (or a dict of its fields)")
+        raise SpecinterpError(
+            "a model passed as an nn.Module needs frontend=FrontendConfig(...) (or a dict of its fields)")
     config = frontend if isinstance(frontend, FrontendConfig) else FrontendConfig.from_dict(frontend)
     wrapped = UserModel(module, config, multilabel).eval()
     wrapped.model_name = type(module).__name__  # how messages name it

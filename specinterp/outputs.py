@@ -17,8 +17,8 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 from specinterp.interfaces import SpecinterpError
 
@@ -117,8 +117,9 @@ class Manifest:
     def add(self, source: Path, job: dict, outputs: Iterable[Path]) -> None:
         """Append the record of ``source`` explained for ``job`` into ``outputs`` (paths under the folder)."""
         stat = Path(source).stat()
+        written = [Path(p).relative_to(self.folder).as_posix() for p in outputs]
         record = {"input": str(Path(source).resolve()), "job": job, "size": stat.st_size,
-                  "mtime_ns": stat.st_mtime_ns, "outputs": [Path(p).relative_to(self.folder).as_posix() for p in outputs]}
+                  "mtime_ns": stat.st_mtime_ns, "outputs": written}
         with open(self.path, "a", encoding="utf-8") as handle:
             handle.write(("\n" if self._cut else "") + json.dumps(record) + "\n")
         self._cut = False

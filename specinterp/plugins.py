@@ -307,7 +307,7 @@ def reset() -> None:
     importlib.invalidate_caches()
 
 
-def open_dataset(name: str = "gtzan", root: str | Path | None = None) -> "Dataset":
+def open_dataset(name: str = "gtzan", root: str | Path | None = None) -> Dataset:
     """Dataset plugin ``name`` opened on ``root`` (default: the folder in the plugin's environment
     variable, e.g. ``SPECINTERP_GTZAN``); a one-line :class:`SpecinterpError` when neither is given."""
     plugin = registry().get("datasets", name)

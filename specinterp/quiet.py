@@ -11,6 +11,7 @@ separately rather than a whole decode.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -38,10 +39,8 @@ def _enter() -> None:
         _depth += 1
         if _depth > 1:
             return
-        try:
+        with contextlib.suppress(AttributeError, OSError, ValueError):  # no stderr, or a closed one
             sys.stderr.flush()
-        except (AttributeError, OSError, ValueError):  # no stderr, or a closed one
-            pass
         try:
             saved = os.dup(2)
         except OSError:  # descriptor 2 is closed: nothing to protect

@@ -9,7 +9,7 @@ when the object is, or when the process ends) and reads back any slice on demand
 from __future__ import annotations
 
 import tempfile
-from typing import Iterable, Union
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -21,7 +21,7 @@ class SpooledSamples:
     """Mono float32 samples in a temporary file; ``samples[a:b]`` reads them back as an array."""
 
     def __init__(self) -> None:
-        self._file = tempfile.TemporaryFile(prefix="specinterp-samples-", suffix=".f32")
+        self._file = tempfile.TemporaryFile(prefix="specinterp-samples-", suffix=".f32")  # noqa: SIM115 (lives with self)
         self._length = 0
 
     def append(self, block: np.ndarray) -> None:
@@ -46,7 +46,7 @@ class SpooledSamples:
 
 
 
-Samples = Union[np.ndarray, SpooledSamples]
+Samples = np.ndarray | SpooledSamples
 
 
 def collect(blocks: Iterable[np.ndarray], sample_rate: int, spool_after: float = SPOOL_AFTER_SECONDS) -> Samples:

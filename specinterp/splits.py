@@ -69,7 +69,7 @@ def keep_groups_together(split: Split, groups: Sequence[Sequence[str]]) -> Split
         present = [m for m in members if m in part_of]
         if len({part_of[m] for m in present}) > 1:
             first = min((part_of[m] for m in present), key=PARTS.index)
-            target.update({m: first for m in present})
+            target.update(dict.fromkeys(present, first))
     parts: dict[str, list[Clip]] = {p: [] for p in split.parts}
     for part, clips in split.parts.items():
         for clip in clips:

@@ -58,7 +58,8 @@ def verdict(model: str, explainer: str, weights: str | Path | None = None) -> Ve
                   if entry.get("model", key) == model and (stem is None or key == stem)]
     entry = candidates[0]["explainers"].get(explainer) if candidates else None
     if entry is None:
-        which = f" with these weights ({stem})" if stem and any(e.get("model") == model for e in entries.values()) else ""
+        measured = stem and any(e.get("model") == model for e in entries.values())
+        which = f" with these weights ({stem})" if measured else ""
         return Verdict(explainer, model, "not assessed", f"{explainer} has not been assessed on {model}{which}")
     return Verdict(explainer, model, entry["status"], entry["text"])
 

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -218,7 +219,8 @@ def build_loaded(path: Path, document: dict[str, Any], build: Callable[[dict[str
     try:
         module.load_state_dict(state)
     except Exception as exc:  # torch's message puts its reasons on lines after a header
-        raise SpecinterpError(f"{path}: weights do not fit model '{name}' ({fit_report(module, state) or reason(exc)})") from None
+        why = fit_report(module, state) or reason(exc)
+        raise SpecinterpError(f"{path}: weights do not fit model '{name}' ({why})") from None
     return module.eval()
 
 

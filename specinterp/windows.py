@@ -50,7 +50,8 @@ class Windows:
 LAST_WINDOW = ("pad", "shift")
 
 
-def window_starts(total: int, size: int = WINDOW_FRAMES, hop: int = WINDOW_FRAMES // 2, last: str = "pad") -> np.ndarray:
+def window_starts(total: int, size: int = WINDOW_FRAMES, hop: int = WINDOW_FRAMES // 2,
+                  last: str = "pad") -> np.ndarray:
     """Start frames so that windows of ``size`` every ``hop`` cover all ``total`` frames.
 
     ``last="pad"``: the last window may run past the end (it is padded, not dropped). ``"shift"``: it
@@ -113,7 +114,7 @@ class Stitcher:
             grow = reach - self.sum.shape[1]
             self.sum = np.concatenate([self.sum, np.zeros((self.sum.shape[0], grow))], axis=1)
             self.count = np.concatenate([self.count, np.zeros(grow, dtype=np.int64)])
-        for m, s in zip(maps, starts):
+        for m, s in zip(maps, starts, strict=True):
             lo, hi = int(s) - self.base, min(int(s) + m.shape[1], self.total) - self.base
             self.sum[:, lo:hi] += m[:, : hi - lo]
             self.count[lo:hi] += 1

@@ -12,8 +12,15 @@ import torch
 from click.testing import CliRunner
 from torch import nn
 
-from specinterp.assessment import (Case, cascade_depths, cascade_points, layers_top_down, randomization_cascade,
-                                   rank_similarity, relevance)
+from specinterp.assessment import (
+    Case,
+    cascade_depths,
+    cascade_points,
+    layers_top_down,
+    randomization_cascade,
+    rank_similarity,
+    relevance,
+)
 from specinterp.assessment_report import SANITY_LIMIT, bootstrap_interval, summarize, verdict
 from specinterp.interfaces import Explainer
 from specinterp.weights import LoadedModel
@@ -212,8 +219,8 @@ def test_bootstrap_interval_is_seeded_and_contains_the_mean():
 
 
 def test_summary_and_verdicts():
-    rows = [{"explainer": "good", "clip": str(i), "values": {"randomization.top": 0.1, "class-sensitivity.similarity": 0.2,
-                                                             "randomization.curve": [0.1, 0.0]}} for i in range(3)]
+    values = {"randomization.top": 0.1, "class-sensitivity.similarity": 0.2, "randomization.curve": [0.1, 0.0]}
+    rows = [{"explainer": "good", "clip": str(i), "values": values} for i in range(3)]
     rows += [{"explainer": "bad", "clip": str(i), "values": {"randomization.top": 0.9}} for i in range(3)]
     rows += [{"explainer": "bad", "clip": "x", "error": "x: cannot decode"}]
     summary = summarize(rows, seed=0)
@@ -309,8 +316,8 @@ def test_a_third_party_metric_as_docs_plugins_shows_it(tmp_path):
     from pathlib import Path
 
     text = Path(__file__).resolve().parent.parent.joinpath("docs", "plugins.md").read_text()
-    source = re.search(r"```python\n(from specinterp import hookimpl\nfrom specinterp.interfaces import Metric\n.*?)```",
-                       text, re.S).group(1)
+    source = re.search(r"```python\n(from specinterp import hookimpl\nfrom specinterp.interfaces import Metric\n"
+                       r".*?)```", text, re.S).group(1)
     namespace: dict = {}
     exec(compile(source, "plugins.md", "exec"), namespace)
     metric = namespace["LowEnd"]()

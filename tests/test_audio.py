@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from conftest import tone_mix
 from specinterp import audio
 from specinterp.interfaces import SpecinterpError
-from conftest import tone_mix
 
 
 @pytest.mark.parametrize("fmt,subtype,suffix", [

@@ -36,5 +36,6 @@ def test_explainer_times_smoke() -> None:
 
 
 def test_docs_benchmarks_is_generated_from_the_records() -> None:
-    run = subprocess.run([sys.executable, "benchmarks/make_docs.py", "--check"], cwd=REPO, capture_output=True, text=True)
+    run = subprocess.run([sys.executable, "benchmarks/make_docs.py", "--check"], cwd=REPO, capture_output=True,
+                         text=True)
     assert run.returncode == 0, run.stderr or run.stdout

@@ -18,11 +18,13 @@ def results_state() -> dict[str, tuple[int, int]]:
     """Size and modification time of every file under benchmarks/results."""
     if not RESULTS.exists():
         return {}
-    return {str(p.relative_to(RESULTS)): (p.stat().st_size, p.stat().st_mtime_ns) for p in RESULTS.rglob("*") if p.is_file()}
+    return {str(p.relative_to(RESULTS)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in RESULTS.rglob("*") if p.is_file()}
 
 
 def smoke_record(script: str, *args: str) -> dict:
-    """Run ``benchmarks/<script> --smoke`` with this interpreter; its printed record (checked: exit 0, nothing recorded)."""
+    """Run ``benchmarks/<script> --smoke`` with this interpreter; its printed record (checked: exit 0, nothing
+    recorded)."""
     before = results_state()
     run = subprocess.run([sys.executable, f"benchmarks/{script}", "--smoke", *args], check=False, cwd=REPO,
                          capture_output=True, text=True, timeout=180)
@@ -58,5 +60,6 @@ def test_forward_smoke() -> None:
     assert record["benchmark"] == "forward" and record["model"] == "camcnn" and record["windows"] == 2
     assert record["forward_gflop"] > 0 and record["bound_s"] > 0 and record["matmul_gflops"] > 0
     assert [layer["kind"] for layer in record["layers"]] == ["Conv2d"] * 5 + ["Linear"]
-    assert record["ratio_forward_bound"] == pytest.approx(record["forward_s"]["min"] / record["bound_s"], rel=0.05, abs=0.01)
+    ratio = record["forward_s"]["min"] / record["bound_s"]
+    assert record["ratio_forward_bound"] == pytest.approx(ratio, rel=0.05, abs=0.01)
     assert "inference_mode + channels_last + batch norm folded" in record["variants"]

@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from conftest import REPO, tone_mix
 from specinterp import audio
 from specinterp.interfaces import SpecinterpError
 from specinterp.quiet import quiet_stderr
-from conftest import REPO, tone_mix
 
 MP3_CHATTER = "Xing stream size off by more than 1%"  # what mpg123 prints for an MP3 with bytes after its stream
 
@@ -322,10 +322,9 @@ def test_successful_decode_of_an_odd_mp3_prints_nothing(chatty_mp3, capfd):
 
 
 def test_quiet_stderr_restores_descriptor_2_even_after_an_error(capfd):
-    with pytest.raises(RuntimeError):
-        with quiet_stderr():
-            os.write(2, b"hidden\n")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), quiet_stderr():
+        os.write(2, b"hidden\n")
+        raise RuntimeError("boom")
     os.write(2, b"visible\n")
     assert capfd.readouterr().err == "visible\n"
 

@@ -6,8 +6,8 @@ import soundfile as sf
 from click.testing import CliRunner
 from PIL import Image
 
-from specinterp.cli import cli
 from conftest import REPO, SHARED_GTZAN, tone_mix
+from specinterp.cli import cli
 
 
 def run(*args):

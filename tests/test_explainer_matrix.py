@@ -7,16 +7,15 @@ capability, the model). Options only shrink the costly methods (fewer samples, l
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
 
+from conftest import tone_mix
 from specinterp import api
 from specinterp.interfaces import SpecinterpError
 from specinterp.plugins import registry
-
-from conftest import tone_mix
 
 SECONDS = 3.5  # two windows for the study's models, one to two for musicnn's
 CHEAP = {
@@ -41,7 +40,7 @@ def explainers() -> list[str]:
     return sorted(registry().explainers)
 
 
-@lru_cache(maxsize=None)
+@cache
 def loaded(name: str):
     return api.load_model(name)
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import tone_mix
 from torch import nn
 
+from conftest import tone_mix
 from specinterp import frontend
 from specinterp.api import explain
 from specinterp.interfaces import Explanation, Prediction, SpecinterpError
@@ -16,7 +16,11 @@ from specinterp.plugins import registry
 from specinterp.weights import LoadedModel
 from specinterp_plugins.explainers.layercam import gradcam_pp, gradcam_pp_weights, layer_cam, maps_and_gradients
 from specinterp_plugins.explainers.lime_music import (
-    DEFAULT_BANDS, component_mask, remix, split_parts, window_weights,
+    DEFAULT_BANDS,
+    component_mask,
+    remix,
+    split_parts,
+    window_weights,
 )
 from specinterp_plugins.explainers.scorecam import channel_weights, score_cam
 
@@ -246,7 +250,8 @@ def test_describe_names_part_band_span_and_genre():
     harmonic, percussive = np.zeros((128, 700)), np.zeros((128, 700))
     percussive[(hz >= 2000) & (hz < 4000), 512:544] = 1.0  # 11.9-12.6 s
     harmonic[(hz >= 250) & (hz < 500), 96:128] = 0.5  # 2.2-3.0 s
-    text = registry().explainers["lime-music"].describe(explanation_with({"harmonic": harmonic, "percussive": percussive}))
+    explanation = explanation_with({"harmonic": harmonic, "percussive": percussive})
+    text = registry().explainers["lime-music"].describe(explanation)
     assert text == ("The percussive part of 2-4 kHz in 0:11-0:13 drove 'disco' most; "
                     "then the harmonic part of 250-500 Hz in 0:02-0:03.")
     silent = {"harmonic": np.zeros((128, 700)), "percussive": np.zeros((128, 700))}

@@ -8,12 +8,12 @@ import torch.nn.functional as F
 from captum.attr import IntegratedGradients, LayerGradCam
 from torch import nn
 
+from conftest import tone_mix
 from specinterp import api
 from specinterp.interfaces import SpecinterpError
 from specinterp.plugins import registry
 from specinterp.weights import LoadedModel
 from specinterp_plugins.explainers.cam import class_activation_maps
-from conftest import tone_mix
 
 # fast options for the shape tests; the defaults are exercised through the API test
 FAST = {

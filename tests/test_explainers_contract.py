@@ -11,12 +11,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 from captum.attr import InputXGradient, LayerGradCam
-from conftest import REPO
 from torch import nn
 
+from conftest import REPO
 from specinterp import frontend
 from specinterp.explaining import (
-    CaptumExplainer, class_probabilities, find_layer, layer_name, mel_frequencies, target_scores,
+    CaptumExplainer,
+    class_probabilities,
+    find_layer,
+    layer_name,
+    mel_frequencies,
+    target_scores,
 )
 from specinterp.interfaces import Explainer
 from specinterp.plugins import registry
@@ -74,7 +79,8 @@ def test_find_layer_takes_a_name_or_the_submodule_itself(tiny):
     assert layer_name(tiny, tiny.conv2) == "features" and layer_name(tiny, tiny.relu1) == "relu1"
     with pytest.raises(ValueError, match=r"^unknown layer 'conv9' \(available: conv1, features\)$"):
         find_layer(tiny, "conv9")
-    with pytest.raises(ValueError, match=r"^layer Conv2d is not a submodule of the model \(its layers: conv1, features\)$"):
+    foreign = r"^layer Conv2d is not a submodule of the model \(its layers: conv1, features\)$"
+    with pytest.raises(ValueError, match=foreign):
         find_layer(tiny, nn.Conv2d(4, 6, 3))  # a foreign module
     with pytest.raises(ValueError, match="unknown layer 3"):
         find_layer(tiny, 3)
@@ -217,7 +223,8 @@ def test_scorecam_weighs_a_tagger_by_sigmoid_scores(windows):
         masks = masks / (masks.amax(dim=(2, 3), keepdim=True)).clamp_min(1e-12)
         for n in range(2):
             masked = floor[n] + (windows[n] - floor[n]) * masks[n][:, None]
-            expected = tagger(masked).sigmoid()[:, TARGET[n]] - tagger(floor[n].expand(1, 1, 16, 16)).sigmoid()[0, TARGET[n]]
+            silent = tagger(floor[n].expand(1, 1, 16, 16)).sigmoid()[0, TARGET[n]]
+            expected = tagger(masked).sigmoid()[:, TARGET[n]] - silent
             torch.testing.assert_close(weights[n], expected, rtol=1e-4, atol=1e-6)
 
 

@@ -7,7 +7,14 @@ import pytest
 import torch
 
 from specinterp_plugins.models.interpretable import (
-    ACTIVATION_SCALE, InterpretableMask, TemplateBank, filter_loss, log_likelihoods, mutual_information, positive_templates)
+    ACTIVATION_SCALE,
+    InterpretableMask,
+    TemplateBank,
+    filter_loss,
+    log_likelihoods,
+    mutual_information,
+    positive_templates,
+)
 
 
 def slow_mutual_information(maps: torch.Tensor, n: int, variant: str) -> float:
@@ -74,7 +81,8 @@ def concentration(maps: torch.Tensor, radius: int = 2) -> float:
     flat = maps.flatten(1)
     peak = flat.argmax(dim=1)
     i, j = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
-    near = ((i.flatten()[None] - (peak // n)[:, None]).abs() + (j.flatten()[None] - (peak % n)[:, None]).abs()) <= radius
+    down, across = (i.flatten()[None] - (peak // n)[:, None]).abs(), (j.flatten()[None] - (peak % n)[:, None]).abs()
+    near = down + across <= radius
     return float(((flat * near).sum(1) / flat.sum(1)).mean())
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 
-from specinterp import frontend
 from conftest import tone_mix
+from specinterp import frontend
 
 
 def test_log_mel_shape_and_units():

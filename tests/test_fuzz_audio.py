@@ -30,9 +30,9 @@ import soundfile as sf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import REPO, tone_mix
 from specinterp import audio
 from specinterp.interfaces import SpecinterpError
-from conftest import REPO, tone_mix
 
 pytestmark = pytest.mark.fuzz
 
@@ -53,7 +53,8 @@ def _seeds() -> dict[str, bytes]:
     specs = [("pcm16.wav", stereo44, 44100, "WAV", "PCM_16"), ("float.wav", x[:11025], rate, "WAV", "FLOAT"),
              ("stereo.flac", stereo44, 44100, "FLAC", "PCM_16"), ("vorbis.ogg", x, rate, "OGG", "VORBIS")]
     if "MP3" in sf.available_formats():  # libsndfile >= 1.1
-        specs += [("mono.mp3", x, rate, "MP3", "MPEG_LAYER_III"), ("stereo.mp3", stereo44, 44100, "MP3", "MPEG_LAYER_III")]
+        specs += [("mono.mp3", x, rate, "MP3", "MPEG_LAYER_III"),
+                  ("stereo.mp3", stereo44, 44100, "MP3", "MPEG_LAYER_III")]
     seeds = {}
     for name, data, sr, fmt, subtype in specs:
         buffer = io.BytesIO()

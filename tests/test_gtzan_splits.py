@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
+from conftest import SHARED_GTZAN
 from specinterp import windows as win
 from specinterp.interfaces import SpecinterpError
 from specinterp_plugins.datasets.gtzan import GENRES, GTZAN, PARTS, SPLITS_DIR, listed_split, random_split
-from conftest import SHARED_GTZAN
 
 
 def test_scan_finds_clips_with_labels(fake_gtzan):
@@ -21,7 +21,7 @@ def test_random_split_is_stratified_seeded_and_disjoint(fake_gtzan):
     ds = GTZAN(fake_gtzan)
     a, b, c = ds.split("random", 0), ds.split("random", 0), ds.split("random", 1)
     assert a.digest() == b.digest() != c.digest()
-    ids = [set(x.id for x in a.parts[p]) for p in PARTS]
+    ids = [{x.id for x in a.parts[p]} for p in PARTS]
     assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
     assert sum(map(len, ids)) == 24
     for label in {x.label for x in ds.clips()}:
@@ -62,7 +62,8 @@ def test_listed_split_uses_present_clips_and_counts_missing(fake_gtzan, tmp_path
 
 
 def test_shipped_filtered_lists_are_kereliuk_sizes_and_disjoint():
-    ids = {p: {line.rsplit(".", 1)[0] for line in (SPLITS_DIR / f"{p}_filtered.txt").read_text().split()} for p in PARTS}
+    ids = {p: {line.rsplit(".", 1)[0] for line in (SPLITS_DIR / f"{p}_filtered.txt").read_text().split()}
+           for p in PARTS}
     assert [len(ids[p]) for p in PARTS] == [443, 197, 290]
     assert not (ids["train"] & ids["test"] or ids["train"] & ids["valid"] or ids["valid"] & ids["test"])
 
@@ -85,5 +86,5 @@ def test_real_copy_splits():
     assert sum(map(len, filtered.parts.values())) + sum(filtered.missing.values()) == 930
     assert {len(v) for v in ds.split("random").parts.values()} and len(ds.clips()) == 489
     r = random_split(ds.clips(), 0)
-    assert not set(c.id for c in r.parts["train"]) & set(c.id for c in r.parts["test"])
+    assert not {c.id for c in r.parts["train"]} & {c.id for c in r.parts["test"]}
     assert np.isclose(len(r.parts["train"]) / len(ds.clips()), 0.7, atol=0.03)

@@ -11,7 +11,7 @@ values bin for bin. The clips are scaled below the overflow, where both are defi
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "musicnn"
 REPO = Path(__file__).resolve().parents[1]
 
 
-@lru_cache(maxsize=None)
+@cache
 def fixture(name: str) -> dict:
     return json.loads((FIXTURES / f"{name}.json").read_text())
 

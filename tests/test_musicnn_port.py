@@ -7,7 +7,7 @@ patches of two clips and, per model, the sigmoid outputs of the original TF 1 gr
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -23,12 +23,12 @@ INPUTS = ("example", "synthetic")
 TOLERANCE = 1e-4
 
 
-@lru_cache(maxsize=None)
+@cache
 def fixture(name: str) -> dict:
     return json.loads((FIXTURES / f"{name}.json").read_text())
 
 
-@lru_cache(maxsize=None)
+@cache
 def model(name: str) -> torch.nn.Module:
     return weights.resolve(name).module
 

@@ -118,7 +118,8 @@ def test_a_manifest_cut_short_by_a_killed_run_still_reads(tmp_path):
         handle.write('{"input": "/elsewhere.wav", "jo')  # killed mid-line
     Manifest(tmp_path).add(source, {"explainer": "gradcam"}, [tmp_path / "sub" / "a.gradcam.wav"])
     manifest = Manifest(tmp_path)
-    assert len(manifest.records) == 2 and manifest.last(source, {"explainer": "gradcam"})["outputs"] == ["sub/a.gradcam.wav"]
+    assert len(manifest.records) == 2
+    assert manifest.last(source, {"explainer": "gradcam"})["outputs"] == ["sub/a.gradcam.wav"]
     assert manifest.outputs() == {(tmp_path / "a.cam.wav").resolve(), (tmp_path / "sub" / "a.gradcam.wav").resolve()}
 
 

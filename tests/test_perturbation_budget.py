@@ -5,10 +5,10 @@ cheaper defaults' agreement with the old ones: Score-CAM over 64 channels vs all
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, tone_mix
 from scipy.stats import spearmanr
 from torch import nn
 
+from conftest import REPO, tone_mix
 from specinterp import api, audio, frontend, inference
 from specinterp.plugins import registry
 
@@ -25,7 +25,7 @@ def windows_of(waveform: np.ndarray, loaded) -> tuple[torch.Tensor, torch.Tensor
 
 def rank_agreement(a: torch.Tensor, b: torch.Tensor) -> list[float]:
     """Spearman's rho between two explainers' maps, window by window."""
-    return [float(spearmanr(m.ravel(), n.ravel()).statistic) for m, n in zip(a.numpy(), b.numpy())]
+    return [float(spearmanr(m.ravel(), n.ravel()).statistic) for m, n in zip(a.numpy(), b.numpy(), strict=True)]
 
 
 @pytest.fixture(scope="module")

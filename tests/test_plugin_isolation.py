@@ -231,8 +231,8 @@ def test_a_malformed_override_is_one_line(everything):
     result = run(everything, "first", "plugins", override="explainer:cam")
     assert result.returncode == 1
     assert said(result) == [
-        "Error: SPECINTERP_PLUGIN_OVERRIDE: 'explainer:cam' is not <kind>:<name>=<distribution> "
-        "(kind: model, explainer, dataset, renderer, metric)"]
+        ("Error: SPECINTERP_PLUGIN_OVERRIDE: 'explainer:cam' is not <kind>:<name>=<distribution> "
+         "(kind: model, explainer, dataset, renderer, metric)")]
 
 
 def test_a_real_ctrl_c_while_plugins_load_stops_the_program(site, tmp_path):
@@ -241,8 +241,8 @@ def test_a_real_ctrl_c_while_plugins_load_stops_the_program(site, tmp_path):
     ready = tmp_path / "ready"
     env = {**environment(folder, "first"), "SLEEPER_READY": str(ready)}
     start = time.monotonic()
-    proc = subprocess.Popen(command(folder, "first", "plugins", "--json"), env=env, cwd=tmp_path, preexec_fn=default_sigint,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(command(folder, "first", "plugins", "--json"), env=env, cwd=tmp_path,
+                            preexec_fn=default_sigint, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         while not ready.exists() and proc.poll() is None and time.monotonic() - start < 120:
             time.sleep(0.05)

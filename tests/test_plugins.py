@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from conftest import REPO
 from specinterp import plugins
 from specinterp.cli import cli
-from conftest import REPO
 
 
 def _write_dist(site: Path, dist: str, module: str, source: str, ep_name: str) -> None:
@@ -37,7 +37,7 @@ def test_builtins_load_through_entry_points():
     assert {"camcnn", "cam", "gtzan", "png", "wav"} <= set(reg.plugins)
     assert reg.plugins["camcnn"].distribution == "specinterp"
     assert reg.plugins["cam"].provides == {"explainers": ["cam"]}
-    assert all(info.error is None for name, info in reg.plugins.items() if name in {"camcnn", "cam", "gtzan", "png", "wav"})
+    assert all(reg.plugins[name].error is None for name in ("camcnn", "cam", "gtzan", "png", "wav"))
 
 
 def test_broken_plugins_are_recorded_and_skipped(extra_site):

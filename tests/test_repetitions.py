@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
+from conftest import SHARED_GTZAN
 from specinterp.interfaces import Clip, SpecinterpError, Split
 from specinterp.splits import PARTS, keep_groups_together, random_split, read_groups
 from specinterp_plugins.datasets.gtzan import GENRES, GTZAN, REPETITIONS, SPLITS_DIR
-from conftest import SHARED_GTZAN
 
 RANK = {p: i for i, p in enumerate(PARTS)}  # train < valid < test: lower is "more trained"
 
@@ -57,7 +58,7 @@ def test_without_groups_nothing_changes():
     plain = random_split(pool, seed=7)
     assert random_split(pool, seed=7, groups=()).digest() == plain.digest()
     assert keep_groups_together(plain, []).digest() == plain.digest()
-    together = [(x.id, y.id) for x, y in zip(plain.parts["test"], plain.parts["test"][1:])]  # all inside test
+    together = [(x.id, y.id) for x, y in pairwise(plain.parts["test"])]  # all inside test
     assert keep_groups_together(plain, together).digest() == plain.digest()
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from specinterp import frontend, samples
 from conftest import tone_mix
+from specinterp import frontend, samples
 
 
 def blocks_of(x: np.ndarray, size: int):

@@ -14,7 +14,8 @@ from specinterp.frontend import DEFAULT, FrontendConfig
 from specinterp.interfaces import SpecinterpError
 from specinterp_plugins.datasets import synthetic as syn
 
-MUSICNN_LIKE = FrontendConfig(sample_rate=16000, n_fft=512, hop_length=256, n_mels=96, mel_scale="slaney", mel_norm="slaney")
+MUSICNN_LIKE = FrontendConfig(sample_rate=16000, n_fft=512, hop_length=256, n_mels=96, mel_scale="slaney",
+                              mel_norm="slaney")
 
 
 def power(samples: np.ndarray, config: FrontendConfig) -> np.ndarray:
@@ -78,7 +79,8 @@ def test_distractors_never_meet_the_class_on_the_default_grid():
             for burst in clip.bursts:
                 gap = max(burst.onset - click.onset - click.duration, click.onset - burst.onset - burst.duration)
                 assert gap >= syn.GAP_SECONDS - 1 / syn.SAMPLE_RATE
-    class_bands = np.any([bands(b * (1 - syn.JITTER), b * (1 + syn.JITTER), syn.HARMONICS) for b in syn.BAND_HZ], axis=0)
+    class_bands = np.any([bands(b * (1 - syn.JITTER), b * (1 + syn.JITTER), syn.HARMONICS) for b in syn.BAND_HZ],
+                         axis=0)
     for low, high in syn.DISTRACTOR_HZ:
         assert not (bands(low, high) & class_bands).any()
 
@@ -109,7 +111,7 @@ def test_dataset_on_disk_carries_its_truth(tmp_path):
     clips = dataset.clips()
     assert len(clips) == 10 and all(c.path.with_name(c.path.stem + ".json").is_file() for c in clips)
     made = syn.make_set(2, seed=9, seconds=syn.CLIP_SECONDS, **syn.DATASET_EVENTS)
-    for clip, original in zip(clips, made):
+    for clip, original in zip(clips, made, strict=True):
         assert clip.label == original.label
         samples, rate = sf.read(clip.path, dtype="float32")
         assert rate == syn.SAMPLE_RATE and np.array_equal(samples, original.audio)  # float WAV: exact

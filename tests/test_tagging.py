@@ -23,7 +23,8 @@ def test_cli_explains_a_tag_of_a_tagger(tmp_path):
     song = tmp_path / "song.wav"
     sf.write(song, tone_mix(7.0, (110.0, 220.0, 3000.0), seed=3, noise=0.1), 22050)
     out = tmp_path / "out"
-    result = run("explain", "--model", "musicnn-msd", "--explainer", "gradcam", "--target", "heavy metal", "--out", out, song)
+    result = run("explain", "--model", "musicnn-msd", "--explainer", "gradcam", "--target", "heavy metal", "--out", out,
+                 song)
     assert result.exit_code == 0, result.output
     first = result.output.splitlines()[0]
     assert first.startswith(f"{song}: tags: ") and len(first.split(", ")) == 5
@@ -37,7 +38,8 @@ def test_cli_explains_a_tag_of_a_tagger(tmp_path):
 def test_unknown_tag_is_a_one_line_error(tmp_path):
     song = tmp_path / "song.wav"
     sf.write(song, tone_mix(4.0, (440.0,), seed=4), 22050)
-    result = run("explain", "--model", "vgg-mtt", "--explainer", "saliency", "--target", "polka", "--out", tmp_path, song)
+    result = run("explain", "--model", "vgg-mtt", "--explainer", "saliency", "--target", "polka", "--out", tmp_path,
+                 song)
     assert result.exit_code == 2
     assert "unknown tag 'polka'" in result.output and "Traceback" not in result.output
 

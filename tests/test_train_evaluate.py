@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from conftest import make_fake_gtzan
 from specinterp import weights
 from specinterp.cli import cli
-from conftest import make_fake_gtzan
 
-
-TRAIN = ["train", "--model", "camcnn", "--split", "random", "--epochs", "4", "--batch-size", "8", "--crops-per-clip", "4"]
+TRAIN = ["train", "--model", "camcnn", "--split", "random", "--epochs", "4", "--batch-size", "8",
+         "--crops-per-clip", "4"]
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +83,10 @@ def test_refit_on_train_and_valid_keeps_the_last_epoch(fake_gtzan, tmp_path, cac
 
 
 def test_recipe_refuses_unknown_fields_and_values(fake_gtzan, tmp_path):
-    for recipe, message in [("mixups=0.2", "unknown recipe field(s) mixups"), ("schedule=step", "schedule must be one of")]:
-        result = CliRunner().invoke(cli, [*TRAIN, "--data", str(fake_gtzan), "--out", str(tmp_path), "--recipe", recipe])
+    refusals = [("mixups=0.2", "unknown recipe field(s) mixups"), ("schedule=step", "schedule must be one of")]
+    for recipe, message in refusals:
+        result = CliRunner().invoke(cli, [*TRAIN, "--data", str(fake_gtzan), "--out", str(tmp_path),
+                                          "--recipe", recipe])
         assert result.exit_code == 1 and message in result.output
 
 

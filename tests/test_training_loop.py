@@ -54,7 +54,8 @@ def test_resume_state_round_trips_and_refuses_a_half_saved_pair(tmp_path):
     assert fresh.schedule.state_dict() == learner.schedule.state_dict()
     document = json.loads(path.with_suffix(".json").read_text())
     path.with_suffix(".json").write_text(json.dumps({**document, "epoch": 1}))  # killed between the two writes
-    with pytest.raises(SpecinterpError, match=r"camcnn-random\.last\.safetensors: holds epoch 2 but its \.json epoch 1"):
+    half_saved = r"camcnn-random\.last\.safetensors: holds epoch 2 but its \.json epoch 1"
+    with pytest.raises(SpecinterpError, match=half_saved):
         load_resume_state(path, fresh.module, fresh.optimizer, fresh.schedule)
 
 

@@ -28,7 +28,8 @@ PASSED = {"randomization.top": {"mean": 0.12}, "class-sensitivity.similarity": {
 
 def assessment(model: str, values: dict[str, dict]) -> dict:
     """An ``assessment.json`` as `specinterp assess` writes it, reduced to what is recorded."""
-    return {"model": model, "weights": f"/w/{model}-random.safetensors", "command": f"specinterp assess --model {model}",
+    return {"model": model, "weights": f"/w/{model}-random.safetensors",
+            "command": f"specinterp assess --model {model}",
             "split": "fault-filtered", "clips": 10, "sanity_clips": 10,
             "verdicts": {name: assessment_report.verdict(v, model) for name, v in values.items()}}
 
@@ -96,7 +97,8 @@ def test_passed_verdict_is_a_note_without_warning(recorded, both, tmp_path):
     assert "verdict failed" not in page and "WARNING" not in page and "failed the sanity check" not in page
     on_basecnn = dataclasses.replace(only(both, "gradcam", model="basecnn"), weights="/w/basecnn-random.safetensors")
     gradcam_on_basecnn = html.notebook_html(on_basecnn)  # the verdict is per model and weights
-    assert "gradcam passed the sanity checks on basecnn" in gradcam_on_basecnn and "verdict failed" not in gradcam_on_basecnn
+    assert "gradcam passed the sanity checks on basecnn" in gradcam_on_basecnn
+    assert "verdict failed" not in gradcam_on_basecnn
 
 
 @pytest.mark.parametrize("explainer, model", [("echo", "camcnn"), ("cam", "mynet")])
@@ -114,7 +116,8 @@ def test_png_caption_per_explainer_red_when_failed(recorded, both):
     assert failed.get_bbox_patch() is not None and passed.get_bbox_patch() is None  # only the failure is boxed
     assert failed.get_fontweight() == "bold"
     width = failed.figure.get_size_inches()[0] * png.CAPTION_CHARS_PER_INCH
-    assert len(failed.get_text().splitlines()) > 1 and all(len(line) <= width for line in failed.get_text().splitlines())
+    lines = failed.get_text().splitlines()
+    assert len(lines) > 1 and all(len(line) <= width for line in lines)
     assert "rank correlation 0.81" in failed.get_text().replace("\n", " ")
 
 

@@ -17,12 +17,12 @@ import torch
 from safetensors.torch import load_file, save_file
 
 import specinterp
+from conftest import SR, tone_mix
 from specinterp import inference, weights
 from specinterp import windows as win
 from specinterp.frontend import DEFAULT, FrontendConfig, log_mel
 from specinterp.interfaces import SpecinterpError
 from specinterp.plugins import registry
-from conftest import SR, tone_mix
 
 CLASSES = ("a", "b", "c")
 CONFIG = {"classes": 3, "channels": [4, 8], "dropout": 0.3}
@@ -80,7 +80,8 @@ def test_valid_weights_load_and_predict(saved):
     (lambda d: [d], "m.json: expected a JSON object with keys model, config, classes"),
     (lambda d: {**d, "model": "basecnn"}, "m.safetensors: these weights are for model 'basecnn', not 'camcnn'"),
     (lambda d: {**d, "frontend": {"n_mels": "x"}}, "m.json: front end: n_mels must be a positive integer, got 'x'"),
-    (lambda d: {**d, "frontend": {"window_frames": 10**7}}, "m.json: front end windows of 128 x 10000000 are too large"),
+    (lambda d: {**d, "frontend": {"window_frames": 10**7}},
+     "m.json: front end windows of 128 x 10000000 are too large"),
 ])
 def test_document_shape_is_checked(saved, change, expected):
     edit_document(saved, change)
@@ -102,7 +103,8 @@ def test_a_config_the_plugin_cannot_build_is_one_line(saved, config, expected):
 
 def test_class_count_must_match_the_model_outputs(saved):
     edit_document(saved, lambda d: {**d, "classes": ["a", "b"]})
-    assert refusal(saved) == f"{saved.with_suffix('.json')}: lists 2 classes but model 'camcnn' gives 3 outputs per window"
+    assert refusal(saved) == (f"{saved.with_suffix('.json')}: lists 2 classes but model 'camcnn' gives 3 outputs "
+                              "per window")
 
 
 def test_model_that_cannot_take_its_front_ends_windows(saved):
@@ -261,7 +263,8 @@ def test_cli_refuses_bad_weights_in_one_line_before_any_work(saved, short_song, 
 
 
 def test_cli_refuses_nan_outputs_instead_of_crashing_in_matplotlib(saved, short_song, tmp_path):
-    edit_tensors(saved, lambda state: (state["input_norm.running_mean"].zero_(), state["input_norm.weight"].fill_(1e37)))
+    edit_tensors(saved, lambda state: (state["input_norm.running_mean"].zero_(),
+                                       state["input_norm.weight"].fill_(1e37)))
     run = explain_cli(saved, short_song, tmp_path / "out")
     assert run.returncode != 0 and "Traceback" not in run.stderr
     assert f"{short_song}: model 'camcnn' gave NaN or infinite outputs for this input" in run.stderr

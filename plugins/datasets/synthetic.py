@@ -131,7 +131,8 @@ def make_clip(label: int, seed: int, seconds: float = 3.0, bursts: int = 1, burs
         size = int(rng.uniform(*TONE_SECONDS) * SAMPLE_RATE)
         start = int(rng.integers(0, n - size))
         hz = float(rng.uniform(*DISTRACTOR_HZ[rng.integers(len(DISTRACTOR_HZ))]))
-        audio[start : start + size] += DISTRACTOR_LEVEL * _envelope(size, size / SAMPLE_RATE) * _partials(hz, (1,), size)
+        envelope = DISTRACTOR_LEVEL * _envelope(size, size / SAMPLE_RATE)
+        audio[start : start + size] += envelope * _partials(hz, (1,), size)
         distractors.append(Event("tone", start / SAMPLE_RATE, size / SAMPLE_RATE, hz, (1,)))
     return SyntheticClip(audio.astype(np.float32), label, tuple(class_events), tuple(distractors), seed)
 
@@ -151,7 +152,8 @@ def _free_start(rng: np.random.Generator, n: int, size: int, busy: list[tuple[in
     allowed = [(0, n - size)]
     for first, last in busy:
         cut = (first - gap - size + 1, last + gap)  # starts in [cut) would come within gap
-        allowed = [piece for lo, hi in allowed for piece in ((lo, min(hi, cut[0])), (max(lo, cut[1]), hi)) if piece[1] > piece[0]]
+        allowed = [piece for lo, hi in allowed for piece in ((lo, min(hi, cut[0])), (max(lo, cut[1]), hi))
+                   if piece[1] > piece[0]]
     total = sum(hi - lo for lo, hi in allowed)
     if total <= 0:
         raise SpecinterpError(f"synthetic clip: no room for a click {GAP_SECONDS} s away from the bursts")
@@ -188,8 +190,8 @@ def event_mask(event: Event, config: FrontendConfig = DEFAULT, frames: int | Non
     if not event.harmonics:
         in_freq = np.ones(config.n_mels, dtype=bool)
     else:
-        edges = mel_to_hz(np.linspace(hz_to_mel(config.f_min, config.mel_scale), hz_to_mel(config.top_hz, config.mel_scale),
-                                      config.n_mels + 2), config.mel_scale)
+        low, high = hz_to_mel(config.f_min, config.mel_scale), hz_to_mel(config.top_hz, config.mel_scale)
+        edges = mel_to_hz(np.linspace(low, high, config.n_mels + 2), config.mel_scale)
         lo, hi = edges[:-2], edges[2:]
         lobe = 2 * rate / config.n_fft
         in_freq = np.zeros(config.n_mels, dtype=bool)
@@ -209,7 +211,8 @@ def _union(events: list[Event], config: FrontendConfig, frames: int) -> np.ndarr
     return mask
 
 
-def truth_mask(source: SyntheticClip | Iterable[Event], config: FrontendConfig = DEFAULT, frames: int | None = None) -> np.ndarray:
+def truth_mask(source: SyntheticClip | Iterable[Event], config: FrontendConfig = DEFAULT,
+               frames: int | None = None) -> np.ndarray:
     """Union of the class bursts' :func:`event_mask` ``(n_mels, frames)`` bool: where the class is decided.
 
     Parameters
@@ -225,7 +228,8 @@ def truth_mask(source: SyntheticClip | Iterable[Event], config: FrontendConfig =
     return _union([e for e in _events(source) if not e.distractor], config, frames)
 
 
-def distractor_mask(source: SyntheticClip | Iterable[Event], config: FrontendConfig = DEFAULT, frames: int | None = None) -> np.ndarray:
+def distractor_mask(source: SyntheticClip | Iterable[Event], config: FrontendConfig = DEFAULT,
+                    frames: int | None = None) -> np.ndarray:
     """Union of the distractors' :func:`event_mask`, less the cells of :func:`truth_mask` (where the two
     meet, the class's energy is there too, so highlighting the cell is not wrong). On the default front
     end they never meet: clicks keep :data:`GAP_SECONDS` from bursts, tones stay in :data:`DISTRACTOR_HZ`."""
@@ -248,7 +252,8 @@ def read_events(path: Path) -> tuple[list[Event], int]:
         document = json.loads(Path(path).read_text())
         return ([Event.from_dict(e) for e in document["bursts"] + document["distractors"]], int(document["samples"]))
     except FileNotFoundError:
-        raise SpecinterpError(f"{path}: no events file beside the clip (dataset written by an older version?)") from None
+        raise SpecinterpError(
+            f"{path}: no events file beside the clip (dataset written by an older version?)") from None
     except (ValueError, KeyError, TypeError) as exc:
         raise SpecinterpError(f"{path}: not a synthetic clip's events ({type(exc).__name__}: {exc})") from None
 
@@ -266,7 +271,8 @@ class SyntheticDataset(Dataset):
         self.root = Path(root)
         if not self.root.exists():
             write(self.root, per_class, seed)
-        self._clips = [Clip(f"{c}/{p.stem}", p, i) for i, c in enumerate(CLASSES) for p in sorted((self.root / c).glob("*.wav"))]
+        self._clips = [Clip(f"{c}/{p.stem}", p, i) for i, c in enumerate(CLASSES)
+                       for p in sorted((self.root / c).glob("*.wav"))]
         if not self._clips:
             raise SpecinterpError(f"{self.root}: no synthetic clips")
 
@@ -283,7 +289,8 @@ class SyntheticDataset(Dataset):
 
         return random_split(self._clips, seed)
 
-    def truth(self, clip: Clip, config: FrontendConfig = DEFAULT, frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def truth(self, clip: Clip, config: FrontendConfig = DEFAULT,
+              frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``(truth_mask, distractor_mask)`` of a clip on ``config``'s grid, from its JSON of events.
 
         ``frames`` defaults to the frames of the clip's samples at the front end's rate.
@@ -330,5 +337,6 @@ def _move_into_place(staging: Path, root: Path) -> None:
 
 @hookimpl
 def register_datasets(register) -> None:
-    register(DatasetPlugin(name="synthetic", open=SyntheticDataset,
-                           description="tone bursts and distractors at known time/frequency positions (made on first open)"))
+    register(DatasetPlugin(
+        name="synthetic", open=SyntheticDataset,
+        description="tone bursts and distractors at known time/frequency positions (made on first open)"))

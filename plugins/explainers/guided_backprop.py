@@ -4,7 +4,6 @@ gradient with only positive gradients passed back through each ReLU; the map is 
 
 from __future__ import annotations
 
-
 from specinterp import hookimpl
 from specinterp.explaining import CaptumExplainer
 

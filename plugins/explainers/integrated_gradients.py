@@ -27,7 +27,8 @@ class IntegratedGradientsFromSilence(CaptumExplainer):
             "baselines": silence(windows).expand_as(windows),
             "n_steps": positive_int(options["n_steps"], "n_steps"),
             # at least the batch's windows, so that each step sees the whole batch at once
-            "internal_batch_size": max(positive_int(options["internal_batch_size"], "internal_batch_size"), len(windows)),
+            "internal_batch_size": max(positive_int(options["internal_batch_size"], "internal_batch_size"),
+                                       len(windows)),
         }
 
 

@@ -11,7 +11,8 @@ Both maps are computed on the layer's grid and upsampled to the window as CAM.
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import torch
 from torch import nn

@@ -4,12 +4,12 @@ prediction. LIME (Ribeiro et al. 2016, Captum's ``Lime``) over musical component
 
 Each window's mel power spectrogram ``10 ** (dB / 10)`` is split by librosa's harmonic / percussive
 separation (HPSS) into two parts that add back up to it. A component is one part in one frequency band
-(Hz edges, mel rows assigned by their centre frequency on the model's front end) in one time segment of the window: with the
-defaults 2 x 6 x 4 = 48 components. A LIME sample keeps some components; where a component is removed,
+(Hz edges, mel rows assigned by their centre frequency on the model's front end) in one time segment of the
+window: with the defaults 2 x 6 x 4 = 48 components. A LIME sample keeps some components; where a component is removed,
 the power of its bins is the other part's alone, and the window returns to dB floored at its own
 minimum (all removed: a silent window at that minimum). A weighted ridge fit of the target's probability (softmax;
-sigmoid for a multi-label model) on the kept components gives each component a weight; the maps paint the positive weights on
-the bins of their part.
+sigmoid for a multi-label model) on the kept components gives each component a weight; the maps paint the
+positive weights on the bins of their part.
 
 The cost is ``samples`` forward passes per window (plus one HPSS per window), batched ``EVAL_BATCH`` per
 forward: 100 at the default, twice that at ``samples=200``.
@@ -18,7 +18,9 @@ forward: 100 at the default, twice that at ``samples=200``.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from itertools import pairwise
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -49,7 +51,7 @@ def band_edges(value: Any) -> tuple[float, ...]:
             isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
         raise ValueError(f"option bands must be a list of at least two Hz edges, got {value!r}")
     edges = tuple(float(v) for v in value)
-    if edges[0] < 0 or any(b <= a for a, b in zip(edges, edges[1:])):
+    if edges[0] < 0 or any(b <= a for a, b in pairwise(edges)):
         raise ValueError(f"option bands must increase from 0 Hz or more, got {value!r}")
     return edges
 
@@ -109,10 +111,10 @@ def seeded_coalitions(seed: int) -> Callable[..., Iterator[torch.Tensor]]:
     return draw
 
 
-def weighted_ridge(model: "LinearModel", dataloader: DataLoader, construct_kwargs: dict[str, Any],
+def weighted_ridge(model: LinearModel, dataloader: DataLoader, construct_kwargs: dict[str, Any],
                    **_: Any) -> dict[str, float]:
     """Captum ``train_fn``: closed-form weighted ridge with an unpenalised intercept."""
-    x, y, w = (torch.cat(parts).double() for parts in zip(*dataloader))
+    x, y, w = (torch.cat(parts).double() for parts in zip(*dataloader, strict=True))
     design = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], dim=1)
     penalty = construct_kwargs["alpha"] * torch.eye(design.shape[1], dtype=x.dtype)
     penalty[-1, -1] = 0.0
@@ -196,7 +198,7 @@ class LimeMusic(Explainer):
         mask = component_mask(edges, segments, mel_frequencies(model, n_mels), frames)
         with evaluating(model), torch.no_grad():
             weights = torch.stack([window_weights(model, window[0], int(t), mask, samples, seed)
-                                   for window, t in zip(windows, target)])
+                                   for window, t in zip(windows, target, strict=True)])
         positive = weights.clamp_min(0.0)
         return {part: positive[:, i] for i, part in enumerate(PARTS)}
 
@@ -217,7 +219,8 @@ class LimeMusic(Explainer):
         per_frame = config.hop_length / config.sample_rate
         phrases = [  # a band's upper edge is at most the model's top frequency (8 kHz for musicnn)
             f"the {PARTS[part]} part of {hz_label(bands[band], min(bands[band + 1], config.top_hz))} in "
-            f"{clock(math.floor(cell * span * per_frame))}-{clock(math.ceil(min((cell + 1) * span, frames) * per_frame))}"
+            f"{clock(math.floor(cell * span * per_frame))}-"
+            f"{clock(math.ceil(min((cell + 1) * span, frames) * per_frame))}"
             for part, band, cell in cells
         ]
         text = f"{phrases[0]} drove '{genre}' most" + "".join(f"; then {p}" for p in phrases[1:]) + "."

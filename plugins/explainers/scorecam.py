@@ -22,7 +22,14 @@ from torch import nn
 
 from specinterp import hookimpl
 from specinterp.explaining import (
-    conv_maps, evaluating, find_layer, layer_name, positive_int, silence, target_scores, upsample,
+    conv_maps,
+    evaluating,
+    find_layer,
+    layer_name,
+    positive_int,
+    silence,
+    target_scores,
+    upsample,
 )
 from specinterp.interfaces import Explainer
 
@@ -63,7 +70,8 @@ def score_cam(model: nn.Module, layer: str | nn.Module, windows: torch.Tensor, t
     """Score-CAM on the layer's grid ``(N, h, w)``, weighing ``channels`` maps per window (``None``: all)."""
     from captum.attr import LayerActivation
 
-    activations = conv_maps(LayerActivation(model, find_layer(model, layer)).attribute(windows), layer_name(model, layer))
+    maps = LayerActivation(model, find_layer(model, layer)).attribute(windows)
+    activations = conv_maps(maps, layer_name(model, layer))
     activations = most_varied(activations, channels)
     weights = channel_weights(model, windows, target, activations, batch_size)
     return torch.relu(torch.einsum("nk,nkhw->nhw", weights, activations))

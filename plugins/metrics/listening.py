@@ -64,7 +64,8 @@ class ListeningFaithfulness(Metric):
 
     def measure(self, case: Case) -> dict[str, float | list[float]]:
         p = float(case.scores(case.window)[0])
-        return listening_scores(p, heard_probability(case, case.relevance), heard_probability(case, 1.0 - case.relevance))
+        heard, complement = (heard_probability(case, mask) for mask in (case.relevance, 1.0 - case.relevance))
+        return listening_scores(p, heard, complement)
 
 
 @hookimpl

@@ -11,7 +11,8 @@ Score-CAM remove to. Areas under the curves by the trapezoid rule over the remov
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -71,7 +72,8 @@ def area(curve: np.ndarray) -> float:
 
 class DeletionInsertion(Metric):
     name = "deletion-insertion"
-    description = "target probability as the most relevant cells are removed to silence (deletion) or restored (insertion)"
+    description = ("target probability as the most relevant cells are removed to silence (deletion) "
+                   "or restored (insertion)")
     source = "Petsiuk et al. 2018, RISE (BMVC): deletion and insertion metrics"
     better = {"deletion": "lower", "insertion": "higher", "deletion_curve": "lower", "insertion_curve": "higher"}
 

@@ -13,7 +13,8 @@ Two heads, chosen by the ``preset`` in the JSON config:
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -23,7 +24,8 @@ from specinterp.interfaces import ModelPlugin
 from specinterp_plugins.models.shipped import shipped_weights
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "default": {"channels": [32, 64, 128], "head": "pooled", "bands": 4, "hidden": 128, "dropout": 0.3, "batch_norm": True},
+    "default": {"channels": [32, 64, 128], "head": "pooled", "bands": 4, "hidden": 128, "dropout": 0.3,
+                "batch_norm": True},
     "seed": {"channels": [32, 64], "head": "flatten", "hidden": 1024, "dropout": 0.5, "batch_norm": False},
 }
 
@@ -64,7 +66,8 @@ class BaseCNN(nn.Module):
             features = previous * bands
         else:
             raise ValueError(f"unknown head '{head}' (flatten or pooled)")
-        self.head = nn.Sequential(nn.Linear(features, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, classes))
+        self.head = nn.Sequential(nn.Linear(features, hidden), nn.ReLU(), nn.Dropout(dropout),
+                                  nn.Linear(hidden, classes))
 
     @property
     def explainable_layers(self) -> dict[str, nn.Module]:
@@ -85,7 +88,8 @@ class BaseCNN(nn.Module):
 
 class BaseCNNPlugin(ModelPlugin):
     name = "basecnn"
-    description = "the study's baseCNN: conv1 (32), conv2 (64) [+ conv3 (128)], dense head; preset 'seed' is the 67 M original"
+    description = ("the study's baseCNN: conv1 (32), conv2 (64) [+ conv3 (128)], dense head; "
+                   "preset 'seed' is the 67 M original")
     default_variant = "random"
 
     def default_config(self) -> dict[str, Any]:

@@ -8,7 +8,8 @@ reaches the last block at 8 x 8 (each cell ~ 16 frames x 16 mel bands).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import nn

@@ -38,7 +38,8 @@ BETA = 4.0
 ACTIVATION_SCALE = 16.0
 
 
-def positive_templates(n: int, variant: str = "2d", beta: float = BETA, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def positive_templates(n: int, variant: str = "2d", beta: float = BETA,
+                       dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """The positive templates divided by tau, ``(P, n, n)``: ``P = n^2`` (2d) or ``n`` (freq)."""
     idx = torch.arange(n, dtype=dtype)
     if variant == "2d":
@@ -70,10 +71,8 @@ class TemplateBank(nn.Module):
 
     def mask_for(self, maps: torch.Tensor) -> torch.Tensor:
         """The template at each map's argmax: ``(B, M, n, n)`` -> masks ``(B, M, n, n)``."""
-        if self.variant == "2d":
-            position = maps.flatten(2).argmax(dim=2)
-        else:  # the row (frequency band) where the filter is strongest at any time
-            position = maps.amax(dim=3).argmax(dim=2)
+        # 2-D templates: the cell of the maximum; frequency templates: the row (band) where the filter is strongest
+        position = maps.flatten(2).argmax(dim=2) if self.variant == "2d" else maps.amax(dim=3).argmax(dim=2)
         return self.masks[position]
 
 

@@ -10,7 +10,8 @@ the training loop adds to the classification loss. ``templates`` is ``2d`` (Zhan
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -66,7 +67,8 @@ class MaskedCNNPlugin(ModelPlugin):
     default_variant = "random"
 
     def default_config(self) -> dict[str, Any]:
-        return {"classes": 10, **PRESETS["default"], "interp_filters": 128, "templates": "2d", "filter_loss_weight": 0.1}
+        return {"classes": 10, **PRESETS["default"], "interp_filters": 128, "templates": "2d",
+                "filter_loss_weight": 0.1}
 
     def build(self, config: Mapping[str, Any]) -> nn.Module:
         merged = {**self.default_config(), **config}

@@ -38,7 +38,8 @@ Weights: musicnn 0.1.0 (PyPI), ISC license, see ``weights/LICENSE-musicnn.txt``.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -166,7 +167,8 @@ class MusiCNN(nn.Module):
         ``temporal128``, ``temporal64`` and ``temporal32`` are the temporal branches before that
         pooling, h = 96: one row per mel band, their kernels being one band tall."""
         layers: dict[str, nn.Module] = {"timbral": self.front_end.timbral, "temporal": self.front_end.temporal}
-        layers.update({f"temporal{w}": branch for w, branch in zip(self.temporal_widths, self.front_end.temporal.branches)})
+        branches = zip(self.temporal_widths, self.front_end.temporal.branches, strict=True)
+        layers.update({f"temporal{w}": branch for w, branch in branches})
         layers.update({f"midend{i + 1}": block for i, block in enumerate(self.midend.blocks)})
         layers["features"] = self.midend
         return layers
@@ -238,7 +240,7 @@ class SpectrogramVGG(nn.Module):
         """The flattened last pooling ``(N, 256)`` (musicnn's ``pool5``, channel-major here): what the
         output dense layer reads. The vgg has no hidden dense layer."""
         x = self.input_norm(windows)
-        for i, (block, pool) in enumerate(zip(self.blocks, self.pools)):
+        for i, (block, pool) in enumerate(zip(self.blocks, self.pools, strict=True)):
             x = pool(block(x))
             if i < len(self.blocks) - 1:
                 x = self.dropout(x)

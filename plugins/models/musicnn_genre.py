@@ -25,7 +25,8 @@ from ``weights/musicnn-msd.safetensors``.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -57,7 +58,7 @@ class MusicnnGenre(nn.Module):
         layers.append(nn.Linear(hidden or features, classes))
         self.head = nn.Sequential(*layers)
 
-    def train(self, mode: bool = True) -> "MusicnnGenre":
+    def train(self, mode: bool = True) -> MusicnnGenre:
         """Train mode for the head only: the frozen body stays in eval mode (running batch-norm
         statistics, no dropout)."""
         super().train(mode)

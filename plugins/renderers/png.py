@@ -3,8 +3,9 @@
 One panel per map (the log-mel with the map overlaid, frequency in Hz on the model's mel scale, its
 own colour bar), panels in one column (two columns from four maps on), and once at the bottom the
 genre timeline (single-label models) or a taggram (multi-label models: the song's top tags x time,
-each window's probability as a shade), time in m:ss. Long songs are pooled to at most ``MAX_COLUMNS`` columns for display only, and each
-overlay's colour saturates at its 99.5th percentile (so sparse attributions are not drawn faint).
+each window's probability as a shade), time in m:ss. Long songs are pooled to at most ``MAX_COLUMNS`` columns
+for display only, and each overlay's colour saturates at its 99.5th percentile (so sparse attributions are not
+drawn faint).
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ DISPLAY_COLOURS = 256  # palette of the page's copy
 DISPLAY_PERCENTILE = 99.5  # the colour scale saturates here (the maps stay 0-1 in the files)
 MIN_DISPLAY_TOP = 0.05
 CAPTION_COLOURS = {"failed": "#b00020", "passed": "#1b5e20", "not assessed": "#555555"}
-CAPTION_PREFIX = {"failed": "WARNING, sanity check failed: ", "passed": "", "not assessed": "Sanity checks not assessed: "}
+CAPTION_PREFIX = {"failed": "WARNING, sanity check failed: ", "passed": "",
+                  "not assessed": "Sanity checks not assessed: "}
 CAPTION_CHARS_PER_INCH = 11  # wrapping width of the 10 pt caption
 CAPTION_LINE_INCHES = 0.2
 CAPTION_GAP_INCHES = 0.12  # between two explainers' captions, and above the first
@@ -106,21 +108,23 @@ def _caption_lines(explanation: Explanation, width_inches: float) -> list[tuple[
 
 def _caption_height(captions: list[tuple[Verdict, str]]) -> float:
     """Inches the captions take under the title."""
-    return sum(CAPTION_GAP_INCHES + CAPTION_LINE_INCHES * (text.count("\n") + 1) for _, text in captions) + CAPTION_GAP_INCHES
+    each = (CAPTION_GAP_INCHES + CAPTION_LINE_INCHES * (text.count("\n") + 1) for _, text in captions)
+    return sum(each) + CAPTION_GAP_INCHES
 
 
-def _draw_captions(fig: "Figure", captions: list[tuple[Verdict, str]]) -> None:
+def _draw_captions(fig: Figure, captions: list[tuple[Verdict, str]]) -> None:
     """The captions from under the title down, a failed verdict bold in a red box."""
     width, height = fig.get_size_inches()
     top = height - TITLE_INCHES - CAPTION_GAP_INCHES
     for v, text in captions:
-        box = dict(boxstyle="round,pad=0.35", facecolor="#fde7e9", edgecolor=CAPTION_COLOURS["failed"]) if v.failed else None
-        fig.text(0.15 / width, top / height, text, ha="left", va="top", fontsize=10, color=CAPTION_COLOURS.get(v.status, "#555555"),
-                 fontweight="bold" if v.failed else "normal", bbox=box)
+        box = {"boxstyle": "round,pad=0.35", "facecolor": "#fde7e9", "edgecolor": CAPTION_COLOURS["failed"]}
+        fig.text(0.15 / width, top / height, text, ha="left", va="top", fontsize=10,
+                 color=CAPTION_COLOURS.get(v.status, "#555555"), fontweight="bold" if v.failed else "normal",
+                 bbox=box if v.failed else None)
         top -= CAPTION_GAP_INCHES + CAPTION_LINE_INCHES * (text.count("\n") + 1)
 
 
-def draw(explanation: Explanation) -> "Figure":
+def draw(explanation: Explanation) -> Figure:
     """The whole figure: a panel per map and the genre timeline (or taggram) strip at the bottom."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure  # not pyplot: no figure manager to load, nothing to close
@@ -159,14 +163,15 @@ class TimeAxes:
     seconds: float
 
 
-def time_axes(fig: "Figure", size: tuple[int, int]) -> TimeAxes:
+def time_axes(fig: Figure, size: tuple[int, int]) -> TimeAxes:
     """The boxes of the axes sharing the strip's time axis (the strip is added first), as laid out when
     ``fig`` was saved at ``DPI`` into a PNG of ``size`` (Agg counts rows from the figure's top edge, at
     the whole pixel)."""
     strip = fig.axes[0]
     timed = strip.get_shared_x_axes().get_siblings(strip)
     width, height = fig.get_size_inches() * DPI
-    boxes = tuple((float(left * width), float(size[1] - top * height), float(right * width), float(size[1] - bottom * height))
+    boxes = tuple((float(left * width), float(size[1] - top * height), float(right * width),
+                   float(size[1] - bottom * height))
                   for ax in fig.axes if ax in timed for left, bottom, right, top in [ax.get_position().extents])
     return TimeAxes(boxes, size, float(strip.get_xlim()[1]))
 
@@ -192,7 +197,8 @@ def fingerprint(explanation: Explanation) -> tuple:
             tuple((name, id(value)) for name, value in explanation.maps.items()))
 
 
-_newest: list[tuple[weakref.ref, tuple, tuple[bytes, TimeAxes]]] = []  # the newest figure drawn: its explanation, fingerprint, PNG and axes
+# the newest figure drawn: its explanation, fingerprint, PNG and axes
+_newest: list[tuple[weakref.ref, tuple, tuple[bytes, TimeAxes]]] = []
 
 
 def _figure(explanation: Explanation) -> tuple[bytes, TimeAxes]:
@@ -223,13 +229,15 @@ def display_png(explanation: Explanation) -> bytes:
 
     image = Image.open(io.BytesIO(figure_png(explanation))).convert("RGB")
     if image.width > DISPLAY_WIDTH:
-        image = image.resize((DISPLAY_WIDTH, round(image.height * DISPLAY_WIDTH / image.width)), Image.Resampling.LANCZOS)
+        size = (DISPLAY_WIDTH, round(image.height * DISPLAY_WIDTH / image.width))
+        image = image.resize(size, Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
-    image.quantize(DISPLAY_COLOURS, method=Image.Quantize.FASTOCTREE).save(buffer, format="PNG")  # optimize: 2 % smaller, 3x slower
+    # no optimize=True: the file would be 2 % smaller, the encoding 3x slower
+    image.quantize(DISPLAY_COLOURS, method=Image.Quantize.FASTOCTREE).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
-def _draw_panel(fig: "Figure", ax: "Axes", explanation: Explanation, map_name: str, titled: bool) -> None:
+def _draw_panel(fig: Figure, ax: Axes, explanation: Explanation, map_name: str, titled: bool) -> None:
     """The log-mel in grey with one map over it, frequency ticks in Hz and a colour bar."""
     bands = mel_band_hz(explanation.frontend)
     extent = (0.0, duration(explanation), -0.5, len(bands) - 0.5)
@@ -237,7 +245,8 @@ def _draw_panel(fig: "Figure", ax: "Axes", explanation: Explanation, map_name: s
     ax.imshow(display_columns(explanation.spectrogram), origin="lower", aspect="auto", extent=extent, cmap="gray")
     shown = display_columns(explanation.maps[map_name], np.max)
     top = display_top(shown)
-    overlay = ax.imshow(shown, origin="lower", aspect="auto", extent=extent, cmap="inferno", alpha=0.55, vmin=0.0, vmax=top)
+    overlay = ax.imshow(shown, origin="lower", aspect="auto", extent=extent, cmap="inferno", alpha=0.55, vmin=0.0,
+                        vmax=top)
     ax.set_yticks([np.interp(hz, bands, np.arange(len(bands))) for hz in ticks])
     ax.set_yticklabels([f"{hz / 1000:g}k" if hz >= 1000 else str(hz) for hz in ticks])
     ax.set_ylabel("frequency (Hz)")
@@ -248,7 +257,7 @@ def _draw_panel(fig: "Figure", ax: "Axes", explanation: Explanation, map_name: s
     fig.colorbar(overlay, ax=ax, label=f"{map_name} (0-1 per song{saturated})", pad=0.01)
 
 
-def _format_time(ax: "Axes", seconds: float) -> None:
+def _format_time(ax: Axes, seconds: float) -> None:
     """m:ss ticks at a round step giving at most ``MAX_TIME_TICKS`` ticks."""
     from matplotlib.ticker import FuncFormatter, MultipleLocator
 
@@ -263,7 +272,7 @@ def spans(explanation: Explanation) -> list[tuple[float, float, str, float]]:
     """``(start, end, top genre, its probability)`` per window; a span lasts until the next window starts."""
     timeline = explanation.prediction.timeline()
     ends = [start for start, _, _ in timeline[1:]] + [duration(explanation)]
-    return [(start, end, genre, p) for (start, genre, p), end in zip(timeline, ends)]
+    return [(start, end, genre, p) for (start, genre, p), end in zip(timeline, ends, strict=True)]
 
 
 def runs(windows: list[tuple[float, float, str, float]]) -> list[tuple[float, float, str]]:
@@ -277,7 +286,7 @@ def runs(windows: list[tuple[float, float, str, float]]) -> list[tuple[float, fl
     return merged
 
 
-def _draw_timeline(ax: "Axes", explanation: Explanation) -> None:
+def _draw_timeline(ax: Axes, explanation: Explanation) -> None:
     """One span per window in its top genre's colour (opaque when sure), genre names on runs at least
     1/``MAX_LABELS`` of the song wide (so at most ``MAX_LABELS``), and a legend of the genres present."""
     from matplotlib import colormaps
@@ -300,7 +309,7 @@ def _draw_timeline(ax: "Axes", explanation: Explanation) -> None:
     ax.set_ylabel("genre", rotation=0, ha="right", va="center")
 
 
-def _draw_taggram(ax: "Axes", explanation: Explanation) -> None:
+def _draw_taggram(ax: Axes, explanation: Explanation) -> None:
     """The song's top ``TAGGRAM_TAGS`` tags (best on top) x windows, each cell shaded by the window's
     probability of that tag (0 white, 1 full), the explained tag's name in bold."""
     tags, grid = explanation.prediction.taggram(TAGGRAM_TAGS)
@@ -319,7 +328,8 @@ def _draw_taggram(ax: "Axes", explanation: Explanation) -> None:
 class PngRenderer(Renderer):
     name = "png"
     suffix = ".png"
-    description = "log-mel with each map overlaid (m:ss x Hz), colour bars, genre timeline or taggram; one grid per explanation"
+    description = ("log-mel with each map overlaid (m:ss x Hz), colour bars, genre timeline or taggram; "
+                   "one grid per explanation")
     options = {"stem": None}
 
     def render(self, explanation: Explanation, out_dir: Path, stem: str | None = None) -> list[Path]:

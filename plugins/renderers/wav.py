@@ -11,9 +11,9 @@ and always by the HTML renderer, which plays it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import soundfile as sf
@@ -62,7 +62,7 @@ def write_wavs(targets: Sequence[Path], pieces: Iterable[Sequence[np.ndarray]], 
             outs = [stack.enter_context(sf.SoundFile(tmp, "w", explanation.sample_rate, 1, subtype="PCM_16",
                                                      format="WAV")) for tmp in tmps]
             for parts in pieces:
-                for out, part in zip(outs, parts):
+                for out, part in zip(outs, parts, strict=True):
                     out.write(part)
 
     opened([])
@@ -93,8 +93,10 @@ class WavRenderer(Renderer):
         """One WAV per map; with ``complement`` also one per ``1 - map`` (from the same inversion)."""
         written: list[Path] = []
         for name in explanation.maps:
-            targets = [track_path(explanation, out_dir, name, inverse, stem) for inverse in (False, True)[: 1 + complement]]
-            written += write_wavs(targets, (pair[: len(targets)] for pair in listen_pairs(explanation, name)), explanation)
+            inverses = (False, True)[: 1 + complement]
+            targets = [track_path(explanation, out_dir, name, inverse, stem) for inverse in inverses]
+            pieces = (pair[: len(targets)] for pair in listen_pairs(explanation, name))
+            written += write_wavs(targets, pieces, explanation)
         return written
 
 
