@@ -22,6 +22,13 @@ from specinterp.explaining import CaptumExplainer, positive_int
 EXAMPLES_PER_PASS = 64  # noisy copies of a window per forward/backward pass of SmoothGrad
 
 
+def seed_value(value: Any) -> int:
+    """Option ``seed`` as an integer, or a ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"option seed must be an integer, got {value!r}")
+    return value
+
+
 def noise_share(value: Any) -> float:
     """Option ``noise`` as a non-negative share of the window's dB range, or a ``ValueError``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
@@ -31,23 +38,27 @@ def noise_share(value: Any) -> float:
 
 class WindowNoiseTunnel:
     """Captum's ``NoiseTunnel`` over ``Saliency``, called window by window so that each window's noise
-    has its own standard deviation, ``noise`` times that window's dB range."""
+    has its own standard deviation, ``noise`` times that window's dB range, and is drawn after seeding
+    torch with ``seed`` (the global generator is restored after): a window's map does not depend on
+    the windows explained before it, and a run is reproduced exactly."""
 
     def __init__(self, model: nn.Module) -> None:
         from captum.attr import NoiseTunnel, Saliency
 
         self.tunnel = NoiseTunnel(Saliency(model))
 
-    def attribute(self, windows: torch.Tensor, target: torch.Tensor, noise: float,
-                  samples: int) -> torch.Tensor:
+    def attribute(self, windows: torch.Tensor, target: torch.Tensor, noise: float, samples: int,
+                  seed: int) -> torch.Tensor:
         """The mean signed gradient over ``samples`` noisy copies of each window ``(N, 1, n_mels, frames)``."""
         ranges = windows.amax(dim=(1, 2, 3)) - windows.amin(dim=(1, 2, 3))
-        return torch.cat([
-            self.tunnel.attribute(windows[i : i + 1], target=target[i : i + 1], nt_type="smoothgrad",
-                                  nt_samples=samples, nt_samples_batch_size=min(samples, EXAMPLES_PER_PASS),
-                                  stdevs=noise * float(ranges[i]), abs=False)
-            for i in range(len(windows))
-        ])
+        maps = []
+        for i in range(len(windows)):
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                maps.append(self.tunnel.attribute(
+                    windows[i : i + 1], target=target[i : i + 1], nt_type="smoothgrad", nt_samples=samples,
+                    nt_samples_batch_size=min(samples, EXAMPLES_PER_PASS), stdevs=noise * float(ranges[i]), abs=False))
+        return torch.cat(maps)
 
 
 class VanillaSaliency(CaptumExplainer):
@@ -62,14 +73,15 @@ class VanillaSaliency(CaptumExplainer):
 class SmoothGrad(CaptumExplainer):
     name = "smoothgrad"
     description = ("magnitude of the target's gradient averaged over copies of the window with Gaussian noise "
-                   "of sigma noise x the window's dB range (Captum NoiseTunnel over Saliency)")
+                   "of sigma noise x the window's dB range, seeded per window (Captum NoiseTunnel over Saliency)")
     requires = frozenset({"gradients"})
-    options = {"samples": 50, "noise": 0.15}
+    options = {"samples": 50, "noise": 0.15, "seed": 0}
     attribution = WindowNoiseTunnel
     sign = "abs"  # of the mean signed gradient
 
     def attribute_kwargs(self, windows: torch.Tensor, target: torch.Tensor, options: dict[str, Any]) -> dict[str, Any]:
-        return {"noise": noise_share(options["noise"]), "samples": positive_int(options["samples"], "samples")}
+        return {"noise": noise_share(options["noise"]), "samples": positive_int(options["samples"], "samples"),
+                "seed": seed_value(options["seed"])}
 
 
 @hookimpl
