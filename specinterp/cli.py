@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -69,10 +70,8 @@ def main() -> NoReturn:
         print(code, file=sys.stderr)
         code = 1
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(BrokenPipeError, OSError):  # e.g. piped into `head`, which has exited
             stream.flush()
-        except (BrokenPipeError, OSError):  # e.g. piped into `head`, which has exited
-            pass
     os._exit(code or 0)
 
 
@@ -219,7 +218,7 @@ def explainer_options(extra: tuple[str, ...], layer: str | None, filters: str | 
     return options
 
 
-def print_result(result: "FileResult") -> None:
+def print_result(result: FileResult) -> None:
     """What ``explain`` says of one input as it finishes (failures are listed at the end)."""
     if result.status == "skipped":
         click.echo(f"{result.source}: skipped: {result.note}")
@@ -234,7 +233,7 @@ def print_result(result: "FileResult") -> None:
         click.echo(f"  wrote {path}")
 
 
-def report(tally: "batch.Tally") -> None:
+def report(tally: batch.Tally) -> None:
     """Print the summary (when anything was not simply done) and the failures."""
     counts, failures = tally.counts, tally.failures
     if failures or counts["earlier"] or counts["skipped"]:
@@ -246,7 +245,7 @@ def report(tally: "batch.Tally") -> None:
             click.echo(f"  {reason}" if str(path) in reason else f"  {path}: {reason}", err=True)
 
 
-def throughput(tally: "batch.Tally", seconds: float) -> str:
+def throughput(tally: batch.Tally, seconds: float) -> str:
     """``explained 40 files (0:20:00 of audio) in 31.2 s: 1.28 files/s, 38.5x real time``."""
     from specinterp.audio import clock
 
@@ -270,14 +269,15 @@ def throughput(tally: "batch.Tally", seconds: float) -> str:
 @click.option("--fit", type=click.Choice(["train", "train+valid"]), default="train", show_default=True,
               help="train: keep the best validation epoch; train+valid: refit on both, keep the last epoch.")
 @click.option("--recipe", "recipe", multiple=True, metavar="KEY=VALUE",
-              help="Training recipe override, e.g. --recipe mixup=0.2 --recipe balanced=false --recipe schedule=constant "
+              help="Training recipe override, e.g. --recipe mixup=0.2 --recipe balanced=false "
+                   "--recipe schedule=constant "
                    "(fields: label_smoothing, freq_mask, time_mask, balanced, mixup, schedule, weight_decay).")
 @click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu or cuda.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/<model>-<split>.last.safetensors if present.")
 @click.option("--time-limit", type=float, help="Minutes; stop after the epoch that crosses it (resumable).")
 @click.option("--out", default="runs", show_default=True, type=click.Path(path_type=Path))
-def train(model, dataset, data, split_name, seed, epochs, batch_size, lr, crops_per_clip, overrides, fit, recipe, device,
-          resume, time_limit, out) -> None:
+def train(model, dataset, data, split_name, seed, epochs, batch_size, lr, crops_per_clip, overrides, fit, recipe,
+          device, resume, time_limit, out) -> None:
     """Train a model on a dataset split; keep the best validation epoch (or, with --fit train+valid, the last).
 
     Runs unchanged under ``torchrun --nproc_per_node N`` (DistributedDataParallel; rank 0 writes).
@@ -294,7 +294,8 @@ def train(model, dataset, data, split_name, seed, epochs, batch_size, lr, crops_
     config = training.recipe(parse_overrides(recipe, "--recipe"), epochs=epochs, batch_size=batch_size, lr=lr,
                              crops_per_clip=crops_per_clip, fit=fit, seed=seed)
     best, _ = training.train(plugin, ds, split, out, config, parse_overrides(overrides), device=device, resume=resume,
-                             time_limit=None if time_limit is None else 60 * time_limit, log=lambda line: click.echo(line))
+                             time_limit=None if time_limit is None else 60 * time_limit,
+                             log=lambda line: click.echo(line))
     if is_main:
         kept = "last epoch" if config.fit == "train+valid" else "best validation epoch"
         click.echo(f"weights ({kept}): {best} (config {best.with_suffix('.json')})")
@@ -382,7 +383,8 @@ def split(dataset, data, split_name, seed, out) -> None:
               help="Points of the randomization cascade, output layer to all (0: every weight layer).")
 @click.option("--layer", help="Layer for explainers that take one.")
 @click.option("--option", "extra", multiple=True, metavar="KEY=VALUE", help="Explainer option (JSON value).")
-@click.option("--seed", default=0, show_default=True, help="Seed of the split, the random maps and the randomized layers.")
+@click.option("--seed", default=0, show_default=True,
+              help="Seed of the split, the random maps and the randomized layers.")
 @click.option("--reference/--no-reference", default=True, show_default=True,
               help="Add a row for a random map: the chance level of every metric.")
 @click.option("--out", default="assessment", show_default=True, type=click.Path(path_type=Path),
@@ -406,7 +408,8 @@ def assess(model, weights, explainer, data, dataset, split_name, part, limit, me
 
     reg = _registry()
     synthetic = data == "synthetic"
-    ds = _open_dataset(dataset or ("synthetic" if synthetic else "gtzan"), str(out / "synthetic-data") if synthetic else data)
+    ds = _open_dataset(dataset or ("synthetic" if synthetic else "gtzan"),
+                       str(out / "synthetic-data") if synthetic else data)
     split = ds.split(split_name or ds.split_names()[0], seed)
     if part not in split.parts:
         raise SpecinterpError(f"split {split.name} has no part '{part}' (parts: {', '.join(split.parts)})")
@@ -416,8 +419,10 @@ def assess(model, weights, explainer, data, dataset, split_name, part, limit, me
     loaded = resolve(model, weights, None if weights else _shipped_variant(model, (ds.name, split.name)))
     names = sorted(reg.explainers) if explainer == "all" else [n.strip() for n in explainer.split(",") if n.strip()]
     chosen, skipped = explainer_jobs(names, loaded, reg, explainer_options(extra, layer, None), reference)
-    metrics = [reg.get("metrics", n.strip()) for n in metric_names.split(",")] if metric_names else list(reg.metrics.values())
-    limits = {m.name: sanity_clips for m in metrics if m.name in ("randomization", "class-sensitivity") and sanity_clips}
+    metrics = ([reg.get("metrics", n.strip()) for n in metric_names.split(",")] if metric_names
+               else list(reg.metrics.values()))
+    limits = {m.name: sanity_clips for m in metrics
+              if m.name in ("randomization", "class-sensitivity") and sanity_clips}
     job = Job(loaded, chosen, clips, ds, metrics, seed, out / "cache.jsonl", depths or None, limits)
     out.mkdir(parents=True, exist_ok=True)
     click.echo(f"{loaded.name} ({loaded.path.name if loaded.path else 'built'}) on {_describe_split(split)}; "
@@ -433,7 +438,8 @@ def assess(model, weights, explainer, data, dataset, split_name, part, limit, me
     depth_names = cascade_points(loaded.module, blank, job.depths)
     better = {f"{m.name}.{k}": v for m in metrics for k, v in m.better.items()}
     meta = {"command": command_line(), "model": loaded.name, "weights": str(loaded.path or ""), "split": split.name,
-            "split_digest": split.digest(), "part": part, "clips": len(clips), "seed": seed, "seconds": round(seconds, 1),
+            "split_digest": split.digest(), "part": part, "clips": len(clips), "seed": seed,
+            "seconds": round(seconds, 1),
             "sanity_clips": sanity_clips, "cascade": depth_names, "better": better, "skipped": skipped,
             "metrics": {m.name: {"description": m.description, "source": m.source} for m in metrics}}
     paths = assessment_report.write(out, summary, rows, meta, depth_names)
@@ -455,28 +461,10 @@ def _shipped_variant(model: str, names: tuple[str, ...]) -> str | None:
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins(as_json: bool) -> None:
-    """List every plugin: name, distribution, version, what it provides, and any error; per explainer,
-    its description and its sanity verdict on each model with recorded verdicts (else "not assessed")."""
+    """List every plugin: name, distribution, version, what it provides with each one's description, and
+    any error; per explainer, its sanity verdict on each model with recorded verdicts (else "not assessed")."""
+    from specinterp.plugins import format_listing, listing
     from specinterp.verdicts import recorded
 
-    reg, models = _registry(), recorded()["models"]
-    infos = []
-    for plugin in sorted(reg.plugins.values(), key=lambda i: i.name):
-        info, names = plugin.as_dict(), plugin.provides.get("explainers", [])
-        if names:
-            info["descriptions"] = {name: getattr(reg.explainers.get(name), "description", "") for name in names}
-            info["verdicts"] = {name: {model: recorded_model["explainers"][name] for model, recorded_model in models.items()
-                                       if name in recorded_model.get("explainers", {})} for name in names}
-        infos.append(info)
-    if as_json:
-        click.echo(json.dumps(infos, indent=2))
-        return
-    for info in infos:
-        provides = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in info["provides"].items()) or "nothing"
-        click.echo(f"{info['name']}  ({info['distribution']} {info['version']})  {provides}")
-        if info["error"]:
-            click.echo(f"  ERROR {info['error']}")
-        for name, by_model in info.get("verdicts", {}).items():
-            checks = ", ".join(f"{model} {v['status']}" + (f" ({', '.join(v['failed'])})" if v.get("failed") else "")
-                               for model, v in by_model.items()) or "not assessed"
-            click.echo(f"  {name}: {info['descriptions'][name] or '(no description)'} | {checks}")
+    entries = listing(_registry(), recorded()["models"])
+    click.echo(json.dumps(entries, indent=2) if as_json else format_listing(entries))
