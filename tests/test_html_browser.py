@@ -1,9 +1,10 @@
 """The HTML report in a real browser: headless Chromium shows the figure and loads every player,
 its embedded Ogg Vorbis or, with ``audio="link"``, the WAVs beside the page.
 
-The page itself has no script; the test's copy gets a small one that starts every player (muted, so
-the browser decodes the audio) and writes what the browser sees (image widths, audio readyState and
-duration) into ``<body data-check>``, read back with --dump-dom.
+The test's copy of the page gets a small script of its own that starts every player (muted, so the
+browser decodes the audio) and writes what the browser sees (image widths, audio readyState and duration)
+into ``<body data-check>``, read back with --dump-dom. The page's own script (its transport) is tested in
+``test_html_player.py``.
 """
 
 from __future__ import annotations

@@ -115,7 +115,7 @@ SCRIPT = (f"""(() => {{
   let audible = 0, map = (tracks.find((a) => a.dataset.map) || tracks[0]).dataset.map;
   const now = () => tracks[audible].currentTime;
   const playing = () => !tracks[audible].paused;
-  const end = () => tracks[audible].duration || Infinity;
+  const end = () => Math.min(...tracks.map((a) => a.duration || Infinity));  // the shortest (durations are estimates)
   const heads = JSON.parse(figure.dataset.axes).map(([left, top, right, bottom]) => {
     const lane = figure.appendChild(document.createElement("div")), head = document.createElement("div");
     lane.className = "lane";
@@ -171,7 +171,7 @@ SCRIPT = (f"""(() => {{
   function start() {
     if (tracks[audible].ended) seek(0);
     align();
-    tracks.forEach((a) => a.play().catch(stop));
+    tracks.forEach((a) => a.play().catch((error) => { if (error.name === "NotAllowedError") stop(); }));  // refused
     requestAnimationFrame(animate);
   }
   function listen(index) {
@@ -210,7 +210,7 @@ SCRIPT = (f"""(() => {{
       if (type === "timeupdate" && playing()) align();
       show();
     }));
-    a.addEventListener("ended", () => { if (a === tracks[audible]) stop(); });
+    a.addEventListener("ended", () => { if (a === tracks[audible] && a.ended) stop(); });  // (not a stale one)
   });
   playButton.addEventListener("click", () => (playing() ? stop() : start()));
   choices.forEach((choice) => choice.addEventListener("click", () => listen(Number(choice.dataset.index))));
