@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence, Union
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,7 +22,7 @@ from specinterp.samples import Samples
 from specinterp.weights import LoadedModel, resolve
 
 EXPLAIN_BATCH = 16  # windows per explainer call (as many per forward pass as predict's batches)
-ModelLike = Union[str, LoadedModel, nn.Module]
+ModelLike = str | LoadedModel | nn.Module
 
 
 def load_model(name: str = "camcnn", weights: str | Path | None = None, variant: str | None = None) -> LoadedModel:
@@ -170,9 +171,12 @@ def song_maps(method: Explainer, loaded: LoadedModel, windows: win.Windows, targ
             part = value.detach().cpu().numpy()
             if not np.isfinite(part).all():
                 raise SpecinterpError(f"explainer '{method.name}' gave NaN or infinite values in map '{name}'")
-            stitchers.setdefault(name, win.Stitcher(n_mels, windows.total)).add(part, windows.starts[start : start + len(chunk)])
+            stitcher = stitchers.setdefault(name, win.Stitcher(n_mels, windows.total))
+            stitcher.add(part, windows.starts[start : start + len(chunk)])
     stitched = {name: stitcher.result() for name, stitcher in stitchers.items()}
-    return win.normalize_together(stitched) if method.shared_scale else {k: win.normalize(v, inplace=True) for k, v in stitched.items()}
+    if method.shared_scale:
+        return win.normalize_together(stitched)
+    return {k: win.normalize(v, inplace=True) for k, v in stitched.items()}
 
 
 def explain(source: str | Path | np.ndarray, model: ModelLike = "camcnn", explainer: str | Sequence[str] = "cam",
@@ -227,7 +231,7 @@ def explain(source: str | Path | np.ndarray, model: ModelLike = "camcnn", explai
         weights=str(loaded.path or ""), options=dict(options or {}),
     )
     summaries = []
-    for name, method in zip(names, methods):
+    for name, method in zip(names, methods, strict=True):
         own = song_maps(method, loaded, windows, index, options_for(method, methods, options or {}))
         summaries.append(method.describe(replace(explanation, explainer=name, maps=own)))
         for key, value in own.items():

@@ -29,10 +29,11 @@ import shutil
 import tempfile
 import traceback
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from specinterp.interfaces import SpecinterpError
 from specinterp.outputs import TEMP_SUFFIX, Manifest, is_manifest
@@ -113,8 +114,8 @@ def _named(found: list[tuple[Path, Path]]) -> list[Item]:
     """Items with stems unique per output folder (case-insensitively): stem, else name, else name.N."""
     levels = [0] * len(found)
     while True:
-        names = [_candidate(path, level) for (path, _), level in zip(found, levels)]
-        keys = [(folder.as_posix().casefold(), name.casefold()) for (_, folder), name in zip(found, names)]
+        names = [_candidate(path, level) for (path, _), level in zip(found, levels, strict=True)]
+        keys = [(folder.as_posix().casefold(), name.casefold()) for (_, folder), name in zip(found, names, strict=True)]
         counts = Counter(keys)
         clashing = [i for i, key in enumerate(keys) if counts[key] > 1 and levels[i] < 2]
         if not clashing:
@@ -123,7 +124,7 @@ def _named(found: list[tuple[Path, Path]]) -> list[Item]:
             levels[i] += 1
     numbers: Counter = Counter()
     items = []
-    for (path, folder), name, key, level in zip(found, names, keys, levels):
+    for (path, folder), name, key, level in zip(found, names, keys, levels, strict=True):
         if level == 2 and counts[key] > 1:
             numbers[key] += 1
             name = f"{name}.{numbers[key]}"

@@ -7,10 +7,11 @@ is ``(N, n_mels, frames)`` on the same grid; a song-level map is ``(n_mels, T)``
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Mapping, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 if TYPE_CHECKING:  # keep `import specinterp.interfaces` free of torch for the fast CLI
     import numpy as np
@@ -54,8 +55,8 @@ class CamHead:
     ``weight`` is the dense layer's ``(classes, K)`` matrix, so ``CAM_c = sum_k weight[c, k] A_k``.
     """
 
-    features: Callable[["torch.Tensor"], "torch.Tensor"]
-    weight: "torch.Tensor"
+    features: Callable[[torch.Tensor], torch.Tensor]
+    weight: torch.Tensor
 
 
 @runtime_checkable
@@ -85,10 +86,10 @@ class ExplainableModel(Protocol):
     :class:`specinterp.models.UserModel`, which derives ``explainable_layers`` from its submodules.
     """
 
-    explainable_layers: Mapping[str, "nn.Module"]
+    explainable_layers: Mapping[str, nn.Module]
     capabilities: frozenset[str]
 
-    def __call__(self, windows: "torch.Tensor") -> "torch.Tensor": ...
+    def __call__(self, windows: torch.Tensor) -> torch.Tensor: ...
 
 
 def is_multilabel(model: Any) -> bool:
@@ -110,7 +111,7 @@ class ModelPlugin(ABC):
     default_variant: ClassVar[str | None] = None  # shipped weights used when none are named (None: the first)
 
     @abstractmethod
-    def build(self, config: Mapping[str, Any]) -> "nn.Module":
+    def build(self, config: Mapping[str, Any]) -> nn.Module:
         """Construct an untrained module from a JSON-able config."""
 
     @abstractmethod
@@ -146,7 +147,7 @@ class Explainer(ABC):
     options: ClassVar[Mapping[str, Any]] = {}  # keyword options ``explain`` takes, with their defaults
     shared_scale: ClassVar[bool] = False  # True: all maps of one song share one min/max (comparable maps)
 
-    def check(self, model: "nn.Module", model_name: str) -> None:
+    def check(self, model: nn.Module, model_name: str) -> None:
         """Raise :class:`IncompatibleExplainer`, naming model and explainer, if a need is unmet."""
         have = set(getattr(model, "capabilities", ())) | {
             f"layer:{name}" for name in getattr(model, "explainable_layers", {})
@@ -167,8 +168,8 @@ class Explainer(ABC):
         return {**self.options, **given}
 
     def explain(
-        self, model: "nn.Module", windows: "torch.Tensor", target: "torch.Tensor", **options: Any
-    ) -> dict[str, "torch.Tensor"]:
+        self, model: nn.Module, windows: torch.Tensor, target: torch.Tensor, **options: Any
+    ) -> dict[str, torch.Tensor]:
         """Maps per window for a target class per window; the core's entry point.
 
         Parameters
@@ -196,8 +197,8 @@ class Explainer(ABC):
 
     @abstractmethod
     def attribute(
-        self, model: "nn.Module", windows: "torch.Tensor", target: "torch.Tensor", **options: Any
-    ) -> dict[str, "torch.Tensor"]:
+        self, model: nn.Module, windows: torch.Tensor, target: torch.Tensor, **options: Any
+    ) -> dict[str, torch.Tensor]:
         """Maps per window: ``{map name: (N, n_mels, frames)}`` for target class per window ``(N,)``.
 
         Called by :meth:`explain` with every declared option (defaults filled in); a ``layer`` option
@@ -206,7 +207,7 @@ class Explainer(ABC):
         method cannot use. :mod:`specinterp.explaining` holds the helpers the built-ins use.
         """
 
-    def describe(self, explanation: "Explanation") -> str:
+    def describe(self, explanation: Explanation) -> str:
         """An optional one-paragraph answer in words, from the song-level maps ('' for none)."""
         return ""
 
@@ -237,10 +238,10 @@ class Dataset(ABC):
         """Names accepted by :meth:`split`."""
 
     @abstractmethod
-    def split(self, name: str, seed: int = 0) -> "Split":
+    def split(self, name: str, seed: int = 0) -> Split:
         """Partition of the clips present into train / valid / test."""
 
-    def truth(self, clip: Clip, config: "FrontendConfig", frames: int) -> "tuple[np.ndarray, np.ndarray] | None":
+    def truth(self, clip: Clip, config: FrontendConfig, frames: int) -> tuple[np.ndarray, np.ndarray] | None:
         """Where the class-deciding events of ``clip`` are, for datasets that know (``None``: unknown).
 
         Returns two boolean masks ``(n_mels, frames)`` on ``config``'s log-mel grid of the whole clip:
@@ -298,9 +299,9 @@ class Prediction:
     """
 
     classes: tuple[str, ...]
-    probabilities: "np.ndarray"  # (C,)
-    window_probabilities: "np.ndarray"  # (N, C): softmax or sigmoid per window (the taggram when multi-label)
-    window_starts: "np.ndarray"  # (N,) seconds
+    probabilities: np.ndarray  # (C,)
+    window_probabilities: np.ndarray  # (N, C): softmax or sigmoid per window (the taggram when multi-label)
+    window_starts: np.ndarray  # (N,) seconds
     multilabel: bool = False
     warning: str = ""  # a caution to show beside the prediction (e.g. the input is silent), '' for none
 
@@ -328,10 +329,10 @@ class Prediction:
         best = self.window_probabilities.argmax(axis=1)
         return [
             (float(t), self.classes[i], float(p[i]))
-            for t, i, p in zip(self.window_starts, best, self.window_probabilities)
+            for t, i, p in zip(self.window_starts, best, self.window_probabilities, strict=True)
         ]
 
-    def taggram(self, k: int = 10) -> tuple[list[str], "np.ndarray"]:
+    def taggram(self, k: int = 10) -> tuple[list[str], np.ndarray]:
         """The song's top ``k`` classes and their probability per window ``(k, N)``, best first."""
         order = self.probabilities.argsort(kind="stable")[::-1][:k]
         return [self.classes[i] for i in order], self.window_probabilities[:, order].T
@@ -346,10 +347,10 @@ class Explanation:
     explainer: str
     target: int
     prediction: Prediction
-    spectrogram: "np.ndarray"  # (n_mels, T) log-mel on the model's front end
-    maps: dict[str, "np.ndarray"]  # name -> (n_mels, T) in [0, 1], normalized per song
-    waveform: "Samples"  # mono float32 at the front end's rate: an array, or for long songs on disk (slices alike)
-    frontend: "FrontendConfig"  # the model's front end: grid, axes and inversion
+    spectrogram: np.ndarray  # (n_mels, T) log-mel on the model's front end
+    maps: dict[str, np.ndarray]  # name -> (n_mels, T) in [0, 1], normalized per song
+    waveform: Samples  # mono float32 at the front end's rate: an array, or for long songs on disk (slices alike)
+    frontend: FrontendConfig  # the model's front end: grid, axes and inversion
     command: str = ""
     summary: str = ""  # the explainer's answer in words, if it gives one
     weights: str = ""  # the model's weights file, when known
@@ -412,7 +413,7 @@ class Metric(ABC):
     better: ClassVar[Mapping[str, str]] = {}  # value name -> "higher" or "lower"
 
     @abstractmethod
-    def measure(self, case: "Case") -> dict[str, "float | list[float]"]:
+    def measure(self, case: Case) -> dict[str, float | list[float]]:
         """Values for one clip: floats for the table, lists of floats for curves."""
 
 

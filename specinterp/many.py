@@ -10,9 +10,10 @@ its share of the files and the tally is the whole job's (:class:`specinterp.para
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from specinterp import batch, parallel
 from specinterp.interfaces import SpecinterpError
@@ -71,8 +72,8 @@ class Run:
             self.items, failures = self.ranks.share(scanned)
             self.total = len(self.items) + len(failures)
             self.tally = batch.Tally(failures=failures if self.ranks.main else [])  # counted once, by rank 0
-            self.explaining = Explaining(batch.Placer(self.out, self.items, overwrite, resume, self.ranks.manifest_rank),
-                                         batch.Producer(request), resume or overwrite) if self.items else None
+            placer = batch.Placer(self.out, self.items, overwrite, resume, self.ranks.manifest_rank)
+            self.explaining = Explaining(placer, batch.Producer(request), resume or overwrite) if self.items else None
         except BaseException:
             self.close()
             raise

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from specinterp.interfaces import Explanation
 
 
-def render(explanation: "Explanation", out_dir: str | Path, renderers: tuple[str, ...] = ("png", "wav", "html"),
+def render(explanation: Explanation, out_dir: str | Path, renderers: tuple[str, ...] = ("png", "wav", "html"),
            **options: Any) -> list[Path]:
     """Write the explanation with each named renderer; return the paths written.
 
