@@ -511,7 +511,8 @@ def notebook_html(explanation: Explanation) -> str:
 class HtmlRenderer(Renderer):
     name = "html"
     suffix = ".html"
-    description = ("a page: figure, players (original, explanation, complement), genres or tags, provenance; "
+    description = ("a page: figure with a playhead, players (original, explanation, complement) behind one switch, "
+                   "genres or tags, provenance; "
                    "audio embedded as Ogg Vorbis, or audio=\"link\" to play the WAVs beside it")
     covers = frozenset({"wav"})  # it writes the explanation and complement WAVs beside the page
     options = {"stem": None, "audio": "embed"}
