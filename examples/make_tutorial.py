@@ -40,11 +40,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from IPython.display import Audio, display
-from specinterp_plugins.renderers.wav import listen
 from torch import nn
 
 import specinterp
 from specinterp.frontend import LogMel, mel_band_hz
+from specinterp_plugins.renderers.wav import listen
 
 torch.manual_seed(0)
 song = next(p for p in (Path("example.ogg"), Path("examples/example.ogg")) if p.exists())"""),
@@ -90,7 +90,7 @@ bands = mel_band_hz(compared.frontend)
 ticks = [100, 500, 1000, 2000, 5000, 10000]
 
 fig, axes = plt.subplots(1, 3, figsize=(15, 3.6), sharey=True, layout="constrained")
-for ax, (name, relevance) in zip(axes, compared.maps.items()):
+for ax, (name, relevance) in zip(axes, compared.maps.items(), strict=True):
     ax.imshow(compared.spectrogram, origin="lower", aspect="auto", extent=extent, cmap="gray")
     ax.imshow(relevance, origin="lower", aspect="auto", extent=extent, cmap="inferno", alpha=0.6, vmin=0, vmax=1)
     ax.set(title=name, xlabel="time (s)")
@@ -182,7 +182,7 @@ class TinyNet(nn.Module):
 
 net = TinyNet()
 optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
-for step in range(120):
+for _ in range(120):
     batch = torch.randint(len(windows) - 100, (32,))
     loss = nn.functional.cross_entropy(net(windows[batch]), targets[batch])
     optimizer.zero_grad()
@@ -216,7 +216,7 @@ can disagree on the same model; which to trust is measured, not assumed (`specin
 frames = frontend.frames(2 * rate)
 for name, relevance in own.maps.items():
     shares = [relevance[:, i * frames : (i + 1) * frames].sum() / relevance.sum() for i in range(3)]
-    print(f"{name:>22}: " + ", ".join(f"{kind} {share:.2f}" for kind, share in zip(classes, shares)))"""),
+    print(f"{name:>22}: " + ", ".join(f"{kind} {share:.2f}" for kind, share in zip(classes, shares, strict=True)))"""),
     ("markdown", """\
 ## Where next
 
