@@ -28,11 +28,11 @@ import io
 import json
 import queue
 import struct
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
-from typing import Iterable, Iterator
 from urllib.parse import quote
 
 import numpy as np
@@ -64,7 +64,8 @@ CSS = """
 .specinterp .scroll { max-height: 22em; overflow-y: auto; display: inline-block; }
 .specinterp .note { color: #666; font-size: .9em; }
 .specinterp table.taggram { table-layout: fixed; }
-.specinterp table.taggram td, .specinterp table.taggram th.time { width: 1.6em; min-width: 1.6em; padding: 0; border: 1px solid #fff; }
+.specinterp table.taggram td, .specinterp table.taggram th.time { width: 1.6em; min-width: 1.6em; padding: 0;
+  border: 1px solid #fff; }
 .specinterp table.taggram th.time { font-weight: normal; font-size: .75em; white-space: nowrap; overflow: visible; }
 .specinterp table.taggram th.tag { width: 10em; }
 .specinterp .verdict { margin: .5em 0; padding: .3em .6em; border-radius: 4px; }
@@ -292,21 +293,21 @@ def page_tracks(explanation: Explanation, out_dir: Path, stem: str | None = None
             written += wav.write_wavs(map_tracks(explanation, out_dir, name, stem), wav.listen_pairs(explanation, name),
                                       explanation)
         files = original + written
-        return [Track(lbl, quote(path.name)) for lbl, path in zip(labels, files)], files
+        return [Track(lbl, quote(path.name)) for lbl, path in zip(labels, files, strict=True)], files
     with ThreadPoolExecutor(max_workers=1 + 2 * len(explanation.maps)) as pool:
         encoded = [pool.submit(vorbis_bytes, wav.samples_in_pieces(explanation.waveform), rate)]
         for name in explanation.maps:
             feeds = [VorbisFeed(pool, rate), VorbisFeed(pool, rate)]
             try:
                 written += wav.write_wavs(map_tracks(explanation, out_dir, name, stem),
-                                          (tuple(feed.put(piece) for feed, piece in zip(feeds, pair))
+                                          (tuple(feed.put(piece) for feed, piece in zip(feeds, pair, strict=True))
                                            for pair in wav.listen_pairs(explanation, name)), explanation)
             finally:
                 for feed in feeds:
                     feed.close()
             encoded += [feed.encoded for feed in feeds]
         uris = [data_uri(future.result(), "audio/ogg") for future in encoded]
-    return [Track(lbl, uri) for lbl, uri in zip(labels, uris)], written
+    return [Track(lbl, uri) for lbl, uri in zip(labels, uris, strict=True)], written
 
 
 def map_tracks(explanation: Explanation, out_dir: Path, name: str, stem: str | None) -> list[Path]:
@@ -349,7 +350,8 @@ def excerpt_tracks(explanation: Explanation) -> tuple[list[Track], int]:
     audio = [explanation.waveform[:samples]]
     for name in explanation.maps:
         audio += [wav.listen(explanation, name, False, samples), wav.listen(explanation, name, True, samples)]
-    return [Track(lbl, vorbis_uri([a], explanation.sample_rate)) for lbl, a in zip(labels, audio)], samples
+    tracks = [Track(lbl, vorbis_uri([a], explanation.sample_rate)) for lbl, a in zip(labels, audio, strict=True)]
+    return tracks, samples
 
 
 def link_note(explanation: Explanation, audio: str) -> str:
@@ -372,7 +374,7 @@ def _players(explanation: Explanation, tracks: list[Track], note: str) -> str:
     roles = track_roles(explanation)
     rows = "".join(f'<tr><th>{escape(t.label)}</th><td><audio controls preload="metadata" src="{escape(t.src)}" '
                    f'data-part="{part}" data-map="{escape(name)}"></audio></td></tr>'
-                   for t, (part, name) in zip(tracks, roles))
+                   for t, (part, name) in zip(tracks, roles, strict=False))  # (a caller may give fewer)
     hint = f'<p class="note">{escape(note)}</p>' if note else ""
     transport = _transport(roles[: len(tracks)]) if tracks else ""
     return f'<h2>Listen</h2>{hint}{transport}<table class="players">{rows}</table>'
@@ -394,7 +396,8 @@ def _transport(roles: list[tuple[str, str]]) -> str:
 def _headline(explanation: Explanation) -> str:
     p = explanation.prediction
     return (f"<h1>{escape(Path(explanation.source).name)}</h1>"
-            f"<p>{'Top tag' if p.multilabel else 'Predicted'} <b>{escape(p.label)}</b> (p={p.probabilities[p.index]:.2f}). "
+            f"<p>{'Top tag' if p.multilabel else 'Predicted'} <b>{escape(p.label)}</b> "
+            f"(p={p.probabilities[p.index]:.2f}). "
             f"Explained: <b>{escape(explanation.target_name)}</b> (p={p.probabilities[explanation.target]:.2f}) "
             f"by <b>{escape(explanation.explainer)}</b> on model <b>{escape(explanation.model)}</b>; "
             f"{png.clock(seconds(explanation))} long.</p>")
@@ -407,7 +410,8 @@ def _verdicts(explanation: Explanation) -> str:
         sentence = png.verdict_sentence(v)
         if v.failed:
             head, _, rest = sentence.partition(": ")
-            parts.append(f'<div class="verdict failed" role="alert"><b>&#9888; {escape(head)}:</b> {escape(rest)}</div>')
+            parts.append(f'<div class="verdict failed" role="alert"><b>&#9888; {escape(head)}:</b> '
+                         f'{escape(rest)}</div>')
         else:
             kind = "passed" if v.status == "passed" else "unassessed"
             parts.append(f'<p class="verdict {kind}">{escape(sentence)}</p>')
@@ -453,12 +457,14 @@ def _taggram(explanation: Explanation) -> str:
                    for i, t in enumerate(starts))
     rows = "".join(
         f'<tr><th class="tag">{escape(tag)}</th>' + "".join(
-            f'<td style="background: rgba(31, 119, 180, {p:.2f})" title="{escape(tag)} at {png.clock(t)}: {p:.2f}"></td>'
-            for t, p in zip(starts, values)) + "</tr>"
-        for tag, values in zip(tags, grid))
+            f'<td style="background: rgba(31, 119, 180, {p:.2f})" '
+            f'title="{escape(tag)} at {png.clock(t)}: {p:.2f}"></td>'
+            for t, p in zip(starts, values, strict=True)) + "</tr>"
+        for tag, values in zip(tags, grid, strict=True))
     return ("<h2>Taggram</h2><p class=\"note\">Probability of each of the song's top tags in each analysis "
             "window (darker: more probable; hover for the value).</p>"
-            f'<div class="scroll" style="max-width: 100%; overflow-x: auto"><table class="taggram"><tr><th class="tag"></th>{head}</tr>'
+            '<div class="scroll" style="max-width: 100%; overflow-x: auto"><table class="taggram">'
+            f'<tr><th class="tag"></th>{head}</tr>'
             f"{rows}</table></div>")
 
 
@@ -517,7 +523,8 @@ class HtmlRenderer(Renderer):
     covers = frozenset({"wav"})  # it writes the explanation and complement WAVs beside the page
     options = {"stem": None, "audio": "embed"}
 
-    def render(self, explanation: Explanation, out_dir: Path, stem: str | None = None, audio: str = "embed") -> list[Path]:
+    def render(self, explanation: Explanation, out_dir: Path, stem: str | None = None,
+               audio: str = "embed") -> list[Path]:
         """The explanation and complement WAVs, when linked the original, then ``<stem>.<explainer>.html``.
 
         ``audio``: ``"embed"`` (Ogg Vorbis inside the page, unless the song is too long) or ``"link"``
