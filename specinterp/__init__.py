@@ -10,8 +10,8 @@ from typing import Any
 from specinterp.hookspecs import hookimpl
 from specinterp.interfaces import CamHead, ExplainableModel
 
-__all__ = ["hookimpl", "explain", "predict", "load_model", "render", "explain_many", "open_dataset", "FrontendConfig",
-           "CamHead", "ExplainableModel"]
+__all__ = ["hookimpl", "explain", "predict", "load_model", "render", "explain_many", "assess", "open_dataset",
+           "FrontendConfig", "CamHead", "ExplainableModel"]
 __version__ = "0.2.0"
 
 
@@ -28,6 +28,10 @@ def __getattr__(name: str) -> Any:
         from specinterp.many import explain_many
 
         return explain_many
+    if name == "assess":
+        from specinterp.assess import assess
+
+        return assess
     if name == "open_dataset":
         from specinterp.plugins import open_dataset
 

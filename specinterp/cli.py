@@ -397,65 +397,25 @@ def assess(model, weights, explainer, data, dataset, split_name, part, limit, me
     the map with every metric; prints the table and writes it with the curves. Interrupted runs
     resume from OUT/cache.jsonl.
     """
-    from time import perf_counter
-
-    import torch
     from tqdm import tqdm
 
     from specinterp import assessment_report
-    from specinterp.assessment import Job, cascade_points, explainer_jobs, run, spread
-    from specinterp.weights import resolve
+    from specinterp.assess import assess as assess_explainers
 
-    reg = _registry()
-    synthetic = data == "synthetic"
-    ds = _open_dataset(dataset or ("synthetic" if synthetic else "gtzan"),
-                       str(out / "synthetic-data") if synthetic else data)
-    split = ds.split(split_name or ds.split_names()[0], seed)
-    if part not in split.parts:
-        raise SpecinterpError(f"split {split.name} has no part '{part}' (parts: {', '.join(split.parts)})")
-    clips = [split.parts[part][i] for i in spread(len(split.parts[part]), limit)]  # every class, not the first ones
-    if not clips:
-        raise SpecinterpError(f"split {split.name} has no clips in its {part} part")
-    loaded = resolve(model, weights, None if weights else _shipped_variant(model, (ds.name, split.name)))
-    names = sorted(reg.explainers) if explainer == "all" else [n.strip() for n in explainer.split(",") if n.strip()]
-    chosen, skipped = explainer_jobs(names, loaded, reg, explainer_options(extra, layer, None), reference)
-    metrics = ([reg.get("metrics", n.strip()) for n in metric_names.split(",")] if metric_names
-               else list(reg.metrics.values()))
-    limits = {m.name: sanity_clips for m in metrics
-              if m.name in ("randomization", "class-sensitivity") and sanity_clips}
-    job = Job(loaded, chosen, clips, ds, metrics, seed, out / "cache.jsonl", depths or None, limits)
-    out.mkdir(parents=True, exist_ok=True)
-    click.echo(f"{loaded.name} ({loaded.path.name if loaded.path else 'built'}) on {_describe_split(split)}; "
-               f"{len(clips)} {part} clips x {len(chosen)} explainers", err=True)
-    for name, reason in skipped.items():
-        click.echo(f"skipped {name}: {reason}", err=True)
-    started = perf_counter()
-    with tqdm(total=len(clips) * len(chosen), unit="map", disable=None) as bar:
-        rows = run(job, bar.update)
-    seconds = perf_counter() - started
-    summary = assessment_report.summarize(rows, seed)
-    blank = torch.zeros(1, 1, loaded.frontend.n_mels, loaded.frontend.window_frames)
-    depth_names = cascade_points(loaded.module, blank, job.depths)
-    better = {f"{m.name}.{k}": v for m in metrics for k, v in m.better.items()}
-    meta = {"command": command_line(), "model": loaded.name, "weights": str(loaded.path or ""), "split": split.name,
-            "split_digest": split.digest(), "part": part, "clips": len(clips), "seed": seed,
-            "seconds": round(seconds, 1),
-            "sanity_clips": sanity_clips, "cascade": depth_names, "better": better, "skipped": skipped,
-            "metrics": {m.name: {"description": m.description, "source": m.source} for m in metrics}}
-    paths = assessment_report.write(out, summary, rows, meta, depth_names)
-    click.echo(assessment_report.table_text(summary, better))
-    for name, entry in summary.items():
+    with contextlib.ExitStack() as bars:
+        result = assess_explainers(
+            model, explainer, data, out=out, weights=weights, dataset=dataset, split=split_name, part=part,
+            limit=limit, metrics=metric_names, sanity_clips=sanity_clips, depths=depths,
+            options=explainer_options(extra, layer, None), seed=seed, reference=reference,
+            progress=lambda total: bars.enter_context(tqdm(total=total, unit="map", disable=None)).update,
+            log=lambda line: click.echo(line, err=True))
+    click.echo(assessment_report.table_text(result.summary, result.meta["better"]))
+    for name, entry in result.summary.items():
         if entry["errors"]:
             click.echo(f"{name}: {len(entry['errors'])} clip(s) failed, e.g. {entry['errors'][0]}", err=True)
-    click.echo(f"{len(clips)} clips in {seconds:.0f} s", err=True)
-    for path in paths:
+    click.echo(f"{result.meta['clips']} clips in {result.meta['seconds']:.0f} s", err=True)
+    for path in result.written:
         click.echo(f"wrote {path}")
-
-
-def _shipped_variant(model: str, names: tuple[str, ...]) -> str | None:
-    """The first of ``names`` (the dataset's, the split's) the model ships weights for, else its default."""
-    shipped = _registry().get("models", model).weights()
-    return next((name for name in names if name in shipped), None)
 
 
 @cli.command()

@@ -103,3 +103,12 @@ def test_open_dataset_by_name_needs_a_folder(monkeypatch):
     message = r"^dataset 'gtzan' needs a folder: pass --data PATH or set SPECINTERP_GTZAN$"
     with pytest.raises(SpecinterpError, match=message):
         specinterp.open_dataset("gtzan")
+
+
+def test_assess_is_a_library_call(tmp_path):
+    lines = []
+    result = specinterp.assess("camcnn", "cam", "synthetic", out=tmp_path, limit=2, sanity_clips=1, depths=1,
+                               metrics="randomization,deletion-insertion", log=lines.append)
+    assert set(result.summary) == {"cam", "random-map"} and result.meta["clips"] == 2
+    assert [p.name for p in result.written] == ["assessment.csv", "assessment.json", "curves.png"]
+    assert lines[0].startswith("camcnn (") and "2 test clips x 2 explainers" in lines[0]
