@@ -29,7 +29,7 @@ def __getattr__(name: str) -> Any:
 
         return explain_many
     if name == "assess":
-        from specinterp.assess import assess
+        from specinterp.assessment_run import assess
 
         return assess
     if name == "open_dataset":

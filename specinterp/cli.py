@@ -400,7 +400,7 @@ def assess(model, weights, explainer, data, dataset, split_name, part, limit, me
     from tqdm import tqdm
 
     from specinterp import assessment_report
-    from specinterp.assess import assess as assess_explainers
+    from specinterp.assessment_run import assess as assess_explainers
 
     with contextlib.ExitStack() as bars:
         result = assess_explainers(

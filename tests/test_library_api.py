@@ -106,6 +106,8 @@ def test_open_dataset_by_name_needs_a_folder(monkeypatch):
 
 
 def test_assess_is_a_library_call(tmp_path):
+    import specinterp.assessment_run  # noqa: F401  (a submodule imported first must not shadow the function)
+
     lines = []
     result = specinterp.assess("camcnn", "cam", "synthetic", out=tmp_path, limit=2, sanity_clips=1, depths=1,
                                metrics="randomization,deletion-insertion", log=lines.append)

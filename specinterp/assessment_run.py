@@ -1,4 +1,4 @@
-"""``specinterp.assess``: how far each explainer can be trusted on a model, the library under ``specinterp assess``."""
+"""``specinterp.assess``: how far each explainer can be trusted on a model (the library under ``specinterp assess``)."""
 
 from __future__ import annotations
 
