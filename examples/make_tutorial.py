@@ -44,7 +44,6 @@ from torch import nn
 
 import specinterp
 from specinterp.frontend import LogMel, mel_band_hz
-from specinterp_plugins.renderers.wav import listen
 
 torch.manual_seed(0)
 song = next(p for p in (Path("example.ogg"), Path("examples/example.ogg")) if p.exists())"""),
@@ -112,12 +111,12 @@ for i, first in enumerate(names):
 
 A map is on the model's mel grid. Spread onto the song's own STFT as a mask (phase kept) and inverted,
 it becomes sound: the map as mask gives what the network used, `1 - map` what it ignored. The two
-masks sum to one, so the two waveforms sum to the original. `listen` is what the WAV renderer
-writes to disk."""),
+masks sum to one, so the two waveforms sum to the original. `specinterp.listen` gives what the WAV
+renderer writes to disk."""),
     ("code", """\
 original = np.asarray(explanation.waveform[:])
-used = listen(explanation, "cam")
-ignored = listen(explanation, "cam", complement=True)
+used = specinterp.listen(explanation, "cam")
+ignored = specinterp.listen(explanation, "cam", complement=True)
 print(f"largest |original - (used + ignored)|: {np.abs(original - used - ignored).max():.1e}")
 for label, audio in [("original", original), ("what the network used (cam)", used),
                      ("what it ignored (1 - cam)", ignored)]:

@@ -10,8 +10,8 @@ from typing import Any
 from specinterp.hookspecs import hookimpl
 from specinterp.interfaces import CamHead, ExplainableModel
 
-__all__ = ["hookimpl", "explain", "predict", "load_model", "render", "explain_many", "assess", "open_dataset",
-           "FrontendConfig", "CamHead", "ExplainableModel"]
+__all__ = ["hookimpl", "explain", "predict", "load_model", "render", "listen", "explain_many", "assess",
+           "open_dataset", "FrontendConfig", "CamHead", "ExplainableModel"]
 __version__ = "0.2.0"
 
 
@@ -20,10 +20,10 @@ def __getattr__(name: str) -> Any:
         from specinterp import api
 
         return getattr(api, name)
-    if name == "render":
-        from specinterp.rendering import render
+    if name in {"render", "listen"}:
+        from specinterp import rendering
 
-        return render
+        return getattr(rendering, name)
     if name == "explain_many":
         from specinterp.many import explain_many
 

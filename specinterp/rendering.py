@@ -1,14 +1,17 @@
-"""Writing an explanation with renderer plugins (``specinterp.render`` and ``Explanation.save``)."""
+"""Writing an explanation with renderer plugins (``specinterp.render`` and ``Explanation.save``), and
+hearing it (``specinterp.listen``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from specinterp.interfaces import plugin_errors
+from specinterp.interfaces import SpecinterpError, plugin_errors
 from specinterp.plugins import registry
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from specinterp.interfaces import Explanation
 
 
@@ -29,3 +32,34 @@ def render(explanation: Explanation, out_dir: str | Path, renderers: tuple[str, 
                 paths += renderer.render(explanation, Path(out_dir),
                                          **{k: v for k, v in options.items() if k in renderer.options})
     return paths
+
+
+def listen(explanation: Explanation, map_name: str | None = None, complement: bool = False) -> np.ndarray:
+    """What the network used from the song, as sound: the map spread onto the song's STFT as a mask
+    (the phase kept) and inverted; with ``complement`` what it ignored (mask ``1 - map``). The two sum
+    to the song. This is what the WAV renderer writes, here whole in memory.
+
+    Parameters
+    ----------
+    explanation : Explanation
+        From :func:`specinterp.explain`.
+    map_name : str or None
+        One of ``explanation.maps`` (default: the first).
+    complement : bool, default False
+        What the network ignored instead.
+
+    Returns
+    -------
+    np.ndarray [shape=(samples,), dtype=float32]
+        Mono, at ``explanation.sample_rate``, as long as the song.
+    """
+    import numpy as np
+
+    from specinterp.frontend import apply_mask
+
+    name = map_name or next(iter(explanation.maps))
+    if name not in explanation.maps:
+        raise SpecinterpError(f"no map '{name}' in this explanation (maps: {', '.join(explanation.maps)})")
+    mask = explanation.maps[name]
+    return apply_mask(np.asarray(explanation.waveform[:], dtype=np.float32), 1.0 - mask if complement else mask,
+                      explanation.frontend)

@@ -114,3 +114,15 @@ def test_assess_is_a_library_call(tmp_path):
     assert set(result.summary) == {"cam", "random-map"} and result.meta["clips"] == 2
     assert [p.name for p in result.written] == ["assessment.csv", "assessment.json", "curves.png"]
     assert lines[0].startswith("camcnn (") and "2 test clips x 2 explainers" in lines[0]
+
+
+def test_listen_gives_what_the_network_used_and_ignored(tmp_path):
+    path = songs(tmp_path)[0]
+    explanation = specinterp.explain(path, explainer="cam")
+    used, ignored = specinterp.listen(explanation), specinterp.listen(explanation, "cam", complement=True)
+    original, _ = sf.read(path, dtype="float32")
+    assert used.shape == ignored.shape == original.shape and used.dtype == np.float32
+    assert np.abs(used + ignored - original).max() < 1e-4  # the masks sum to one
+    assert 0 < np.abs(used).sum() < np.abs(original).sum()
+    with pytest.raises(SpecinterpError, match=r"^no map 'gradcam' in this explanation \(maps: cam\)$"):
+        specinterp.listen(explanation, "gradcam")
