@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +36,7 @@ def assess(model: str = "camcnn", explainers: str = "all", data: str | Path = "s
            out: str | Path = "assessment", weights: str | Path | None = None, dataset: str | None = None,
            split: str | None = None, part: str = "test", limit: int | None = None, metrics: str | None = None,
            sanity_clips: int = 10, depths: int = 3, options: dict[str, Any] | None = None, seed: int = 0,
-           reference: bool = True, progress: Callable[[int], Callable[[int], None]] | None = None,
+           reference: bool = True, command: str = "", progress: Callable[[int], Callable[[int], None]] | None = None,
            log: Callable[[str], None] = lambda line: None) -> Assessment:
     """Explain one window (the centre) of each clip of a split's part with each explainer, score every
     map with every metric, and write ``assessment.csv``, ``assessment.json`` and ``curves.png`` to ``out``
@@ -61,6 +59,8 @@ def assess(model: str = "camcnn", explainers: str = "all", data: str | Path = "s
     options, seed, reference
         Explainer options; the seed of the split, random maps and randomized layers; whether to add the
         random-map reference row.
+    command : str
+        The command line, recorded in the report (the CLI passes its own).
     progress, log
         ``progress(total)`` returning a callback called with 1 for each finished map (e.g. a tqdm bar's
         ``update``); ``log`` gets one line per message.
@@ -89,9 +89,8 @@ def assess(model: str = "camcnn", explainers: str = "all", data: str | Path = "s
     limits = {m.name: sanity_clips for m in measures if m.name in SANITY_METRICS and sanity_clips}
     job = Job(loaded, chosen, clips, ds, measures, seed, out / "cache.jsonl", depths or None, limits)
     out.mkdir(parents=True, exist_ok=True)
-    counts = ", ".join(f"{p} {len(c)}" for p, c in chosen_split.parts.items())
-    log(f"{loaded.name} ({loaded.path.name if loaded.path else 'built'}) on split {chosen_split.name} "
-        f"[{chosen_split.digest()}]: {counts}; {len(clips)} {part} clips x {len(chosen)} explainers")
+    log(f"{loaded.name} ({loaded.path.name if loaded.path else 'built'}) on {chosen_split.describe()}; "
+        f"{len(clips)} {part} clips x {len(chosen)} explainers")
     for name, why in skipped.items():
         log(f"skipped {name}: {why}")
     started = perf_counter()
@@ -101,7 +100,7 @@ def assess(model: str = "camcnn", explainers: str = "all", data: str | Path = "s
     blank = torch.zeros(1, 1, loaded.frontend.n_mels, loaded.frontend.window_frames)
     depth_names = cascade_points(loaded.module, blank, job.depths)
     better = {f"{m.name}.{k}": v for m in measures for k, v in m.better.items()}
-    meta = {"command": "specinterp " + " ".join(shlex.quote(a) for a in sys.argv[1:]), "model": loaded.name,
+    meta = {"command": command, "model": loaded.name,
             "weights": str(loaded.path or ""), "split": chosen_split.name, "split_digest": chosen_split.digest(),
             "part": part, "clips": len(clips), "seed": seed, "seconds": round(seconds, 1),
             "sanity_clips": sanity_clips, "cascade": depth_names, "better": better, "skipped": skipped,

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import tempfile
 import traceback
@@ -35,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from specinterp.interfaces import SpecinterpError
+from specinterp.interfaces import SpecinterpError, one_line
 from specinterp.outputs import TEMP_SUFFIX, Manifest, is_manifest
 
 if TYPE_CHECKING:
@@ -319,17 +318,13 @@ def reason(exc: BaseException, culprits: dict[int, str]) -> str:
     the plugin it came from (``culprits``: ``id(object) -> "explainer 'cam'"``, matched against the
     ``self`` of each frame of its traceback, the outermost first)."""
     if isinstance(exc, SpecinterpError):
-        return _one_line(str(exc))
+        return one_line(str(exc))
     who = next((culprits[id(frame.f_locals.get("self"))] for frame, _ in traceback.walk_tb(exc.__traceback__)
                 if id(frame.f_locals.get("self")) in culprits), None)
     if isinstance(exc, MemoryError):
         return f"out of memory{f' in {who}' if who else ''} (MemoryError)"
-    detail = _one_line(str(exc))
+    detail = one_line(str(exc))
     if len(detail) > MAX_DETAIL:
         detail = detail[:MAX_DETAIL] + "..."
     kind = type(exc).__name__ + (f": {detail}" if detail else "")
     return f"{who} raised {kind}" if who else f"unexpected {kind}"
-
-
-def _one_line(text: str) -> str:
-    return re.sub(r"\s*\n\s*", " ", text.strip())

@@ -87,14 +87,6 @@ def _open_dataset(name: str, data: str | None):
     return open_dataset(name, data)
 
 
-def _describe_split(split) -> str:
-    counts = ", ".join(f"{part} {len(clips)}" for part, clips in split.parts.items())
-    missed = sum(split.missing.values())
-    extra = f" ({missed} listed clips absent from this copy: " + ", ".join(
-        f"{p} {n}" for p, n in split.missing.items()) + ")" if missed else ""
-    return f"split {split.name} [{split.digest()}]: {counts}{extra}"
-
-
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--model", default="camcnn", show_default=True, help="Model plugin name.")
@@ -289,7 +281,7 @@ def train(model, dataset, data, split_name, seed, epochs, batch_size, lr, crops_
     split = ds.split(split_name, seed)
     is_main = int(os.environ.get("RANK", "0")) == 0
     if is_main:
-        click.echo(_describe_split(split))
+        click.echo(split.describe())
         split.write(out / f"split-{split.name}-seed{seed}")
     config = training.recipe(parse_overrides(recipe, "--recipe"), epochs=epochs, batch_size=batch_size, lr=lr,
                              crops_per_clip=crops_per_clip, fit=fit, seed=seed)
@@ -347,7 +339,7 @@ def evaluate(model, weights, dataset, data, split_name, seed, part, out, as_json
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return
-    click.echo(_describe_split(split))
+    click.echo(split.describe())
     click.echo(evaluation.format_report(report))
     for path in paths:
         click.echo(f"wrote {path}")
@@ -362,7 +354,7 @@ def evaluate(model, weights, dataset, data, split_name, seed, part, out, as_json
 def split(dataset, data, split_name, seed, out) -> None:
     """Write a clip-level split's file lists and print its hash."""
     result = _open_dataset(dataset, data).split(split_name, seed)
-    click.echo(_describe_split(result))
+    click.echo(result.describe())
     for path in result.write(out / f"split-{result.name}-seed{seed}"):
         click.echo(f"wrote {path}")
 
@@ -408,7 +400,7 @@ def assess(model, weights, explainer, data, dataset, split_name, part, limit, me
             limit=limit, metrics=metric_names, sanity_clips=sanity_clips, depths=depths,
             options=explainer_options(extra, layer, None), seed=seed, reference=reference,
             progress=lambda total: bars.enter_context(tqdm(total=total, unit="map", disable=None)).update,
-            log=lambda line: click.echo(line, err=True))
+            command=command_line(), log=lambda line: click.echo(line, err=True))
     click.echo(assessment_report.table_text(result.summary, result.meta["better"]))
     for name, entry in result.summary.items():
         if entry["errors"]:

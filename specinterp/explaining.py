@@ -37,6 +37,13 @@ __all__ = [
 
 # ---------------------------------------------------------------- option values
 
+def seed_value(value: Any) -> int:
+    """Option ``seed`` as an integer (``bool`` refused), or a ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"option seed must be an integer, got {value!r}")
+    return value
+
+
 def positive_int(value: Any, key: str) -> int:
     """An option's value as an integer of at least 1.
 

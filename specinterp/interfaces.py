@@ -31,6 +31,13 @@ class IncompatibleExplainer(SpecinterpError):
     """A model lacks what an explainer requires."""
 
 
+def one_line(text: str) -> str:
+    """``text`` with its line breaks (and the spaces around them) as single spaces, ends stripped."""
+    import re
+
+    return re.sub(r"\s*\n\s*", " ", text.strip())
+
+
 @contextmanager
 def plugin_errors(who: str) -> Iterator[None]:
     """The one place where a plugin's error becomes the user's: a ``ValueError`` raised inside the
@@ -42,7 +49,7 @@ def plugin_errors(who: str) -> Iterator[None]:
     except SpecinterpError:
         raise
     except ValueError as exc:
-        raise SpecinterpError(f"{who}: {' '.join(str(exc).split())}") from None
+        raise SpecinterpError(f"{who}: {one_line(str(exc))}") from None
 
 
 # ---------------------------------------------------------------- models
@@ -275,6 +282,14 @@ class Split:
 
         text = "\n".join(f"{part}\t{clip.id}" for part, clips in sorted(self.parts.items()) for clip in clips)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def describe(self) -> str:
+        """``split random [digest]: train 417, valid 67, test 67`` and any listed clips absent from this copy."""
+        counts = ", ".join(f"{part} {len(clips)}" for part, clips in self.parts.items())
+        missed = sum(self.missing.values())
+        extra = f" ({missed} listed clips absent from this copy: " + ", ".join(
+            f"{p} {n}" for p, n in self.missing.items()) + ")" if missed else ""
+        return f"split {self.name} [{self.digest()}]: {counts}{extra}"
 
     def write(self, folder: Path) -> list[Path]:
         """One clip-id list per part (``train.txt`` ...); return the paths."""

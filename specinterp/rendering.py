@@ -34,7 +34,8 @@ def render(explanation: Explanation, out_dir: str | Path, renderers: tuple[str, 
     return paths
 
 
-def listen(explanation: Explanation, map_name: str | None = None, complement: bool = False) -> np.ndarray:
+def listen(explanation: Explanation, map_name: str | None = None, complement: bool = False,
+           samples: int | None = None) -> np.ndarray:
     """What the network used from the song, as sound: the map spread onto the song's STFT as a mask
     (the phase kept) and inverted; with ``complement`` what it ignored (mask ``1 - map``). The two sum
     to the song. This is what the WAV renderer writes, here whole in memory.
@@ -47,11 +48,13 @@ def listen(explanation: Explanation, map_name: str | None = None, complement: bo
         One of ``explanation.maps`` (default: the first).
     complement : bool, default False
         What the network ignored instead.
+    samples : int or None
+        Only the song's first ``samples`` samples (default: all).
 
     Returns
     -------
     np.ndarray [shape=(samples,), dtype=float32]
-        Mono, at ``explanation.sample_rate``, as long as the song.
+        Mono, at ``explanation.sample_rate``, as long as the song (or ``samples``).
     """
     import numpy as np
 
@@ -60,6 +63,6 @@ def listen(explanation: Explanation, map_name: str | None = None, complement: bo
     name = map_name or next(iter(explanation.maps))
     if name not in explanation.maps:
         raise SpecinterpError(f"no map '{name}' in this explanation (maps: {', '.join(explanation.maps)})")
-    mask = explanation.maps[name]
-    return apply_mask(np.asarray(explanation.waveform[:], dtype=np.float32), 1.0 - mask if complement else mask,
-                      explanation.frontend)
+    waveform = np.asarray(explanation.waveform[:samples], dtype=np.float32)
+    mask = explanation.maps[name][:, : explanation.frontend.frames(len(waveform))]
+    return apply_mask(waveform, 1.0 - mask if complement else mask, explanation.frontend)

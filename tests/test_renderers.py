@@ -19,6 +19,7 @@ from specinterp import api, frontend
 from specinterp.cli import cli
 from specinterp.interfaces import Explanation, Prediction
 from specinterp.outputs import MANIFEST
+from specinterp.rendering import listen
 from specinterp_plugins.renderers import html, png, wav
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -79,7 +80,7 @@ def test_explanation_and_complement_sum_to_the_input(explanation, song, tmp_path
     for path in paths:
         assert sf.info(path).samplerate == rate and sf.info(path).frames == len(original)
     assert np.abs(used + ignored - original).max() <= 2 * LSB  # each file rounds to 16 bits once
-    in_memory = wav.listen(explanation, "cam") + wav.listen(explanation, "cam", complement=True)
+    in_memory = listen(explanation, "cam") + listen(explanation, "cam", complement=True)
     assert np.abs(in_memory - explanation.waveform).max() < 1e-5
     rms = lambda x: float(np.sqrt(np.mean(x ** 2)))  # noqa: E731
     assert 0 < rms(used) < rms(original) and 0 < rms(ignored) < rms(original)
@@ -91,7 +92,7 @@ def test_complement_only_when_asked(explanation, tmp_path):
 
 
 def test_listen_limits_to_the_start(explanation):
-    assert len(wav.listen(explanation, "cam", complement=True, samples=SR)) == SR
+    assert len(listen(explanation, "cam", complement=True, samples=SR)) == SR
 
 
 # ---------------------------------------------------------------- PNG

@@ -28,7 +28,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from specinterp import hookimpl
-from specinterp.explaining import class_probabilities, evaluating, mel_frequencies, positive_int
+from specinterp.explaining import class_probabilities, evaluating, mel_frequencies, positive_int, seed_value
 from specinterp.interfaces import Explainer, Explanation
 
 if TYPE_CHECKING:
@@ -54,12 +54,6 @@ def band_edges(value: Any) -> tuple[float, ...]:
     if edges[0] < 0 or any(b <= a for a, b in pairwise(edges)):
         raise ValueError(f"option bands must increase from 0 Hz or more, got {value!r}")
     return edges
-
-
-def seed_value(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"option seed must be an integer, got {value!r}")
-    return value
 
 
 def band_of_rows(edges: tuple[float, ...], centres: np.ndarray) -> np.ndarray:

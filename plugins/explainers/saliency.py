@@ -17,16 +17,9 @@ import torch
 from torch import nn
 
 from specinterp import hookimpl
-from specinterp.explaining import CaptumExplainer, positive_int
+from specinterp.explaining import CaptumExplainer, positive_int, seed_value
 
 EXAMPLES_PER_PASS = 64  # noisy copies of a window per forward/backward pass of SmoothGrad
-
-
-def seed_value(value: Any) -> int:
-    """Option ``seed`` as an integer, or a ``ValueError``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"option seed must be an integer, got {value!r}")
-    return value
 
 
 def noise_share(value: Any) -> float:

@@ -41,6 +41,7 @@ import soundfile as sf
 from specinterp import hookimpl
 from specinterp.interfaces import Explanation, Renderer, SpecinterpError
 from specinterp.outputs import atomic_write
+from specinterp.rendering import listen
 from specinterp_plugins.renderers import png, wav
 
 INLINE_SECONDS = 3600.0  # all players together (3 x 20 minutes for one map, about 23 MB); longer audio is linked
@@ -349,7 +350,7 @@ def excerpt_tracks(explanation: Explanation) -> tuple[list[Track], int]:
     samples = min(len(explanation.waveform), int(NOTEBOOK_SECONDS / len(labels) * explanation.sample_rate))
     audio = [explanation.waveform[:samples]]
     for name in explanation.maps:
-        audio += [wav.listen(explanation, name, False, samples), wav.listen(explanation, name, True, samples)]
+        audio += [listen(explanation, name, False, samples), listen(explanation, name, True, samples)]
     tracks = [Track(lbl, vorbis_uri([a], explanation.sample_rate)) for lbl, a in zip(labels, audio, strict=True)]
     return tracks, samples
 

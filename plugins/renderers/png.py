@@ -204,10 +204,11 @@ _newest: list[tuple[weakref.ref, tuple, tuple[bytes, TimeAxes]]] = []
 def _figure(explanation: Explanation) -> tuple[bytes, TimeAxes]:
     """:func:`drawn` of the explanation; the newest figure is kept while its explanation lives
     unchanged, so the png and html renderers of one explanation draw it once."""
-    if _newest and _newest[0][0]() is explanation and _newest[0][1] == fingerprint(explanation):
+    key = fingerprint(explanation)
+    if _newest and _newest[0][0]() is explanation and _newest[0][1] == key:
         return _newest[0][2]
     figure = drawn(explanation)
-    _newest[:] = [(weakref.ref(explanation), fingerprint(explanation), figure)]
+    _newest[:] = [(weakref.ref(explanation), key, figure)]
     return figure
 
 

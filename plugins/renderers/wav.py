@@ -19,7 +19,7 @@ import numpy as np
 import soundfile as sf
 
 from specinterp import hookimpl
-from specinterp.frontend import apply_mask, masked_blocks
+from specinterp.frontend import masked_blocks
 from specinterp.interfaces import Explanation, Renderer
 from specinterp.outputs import atomic_write
 from specinterp.samples import Samples
@@ -28,13 +28,6 @@ from specinterp.samples import Samples
 def label(explanation: Explanation, map_name: str) -> str:
     """The file-name label of one map: the explainer, plus the map name when they differ."""
     return explanation.explainer if map_name == explanation.explainer else f"{explanation.explainer}.{map_name}"
-
-
-def listen(explanation: Explanation, map_name: str, complement: bool = False, samples: int | None = None) -> np.ndarray:
-    """The waveform masked by the map (or ``1 - map``); ``samples`` limits it to the song's start."""
-    waveform = explanation.waveform[:samples]
-    mask = explanation.maps[map_name][:, : explanation.frontend.frames(len(waveform))]
-    return apply_mask(waveform, 1.0 - mask if complement else mask, explanation.frontend)
 
 
 def listen_pairs(explanation: Explanation, map_name: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
