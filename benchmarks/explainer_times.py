@@ -59,7 +59,7 @@ def explainer_seconds(names: list[str], model: str, clip: Path) -> tuple[dict[st
         method.check(loaded.module, loaded.name)
         wall, cpu = time.perf_counter(), time.process_time()
         api.song_maps(method, loaded, windows, prediction.index, {})
-        seconds[name] = {"wall": round(time.perf_counter() - wall, 2), "cpu": round(time.process_time() - cpu, 2)}
+        seconds[name] = {"wall": round(time.perf_counter() - wall, 4), "cpu": round(time.process_time() - cpu, 4)}
         print(f"{name:<22} explainer {seconds[name]['wall']:7.2f} s wall {seconds[name]['cpu']:7.2f} s CPU", flush=True)
     return seconds, len(windows)
 
